@@ -1,0 +1,185 @@
+"""The `codive` command: parse flags, then hand off to `codive_cli.commands`.
+
+Only Typer is imported at start-up; everything else is imported by the command that needs it,
+so `codive --help` and `codive --version` stay fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, NoReturn
+
+import typer
+
+from codive_cli import __version__
+
+app = typer.Typer(
+    name="codive",
+    help='A terminal coding agent. Run `codive complete "..."` for one answer.',
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(help="Show, locate or create codive.toml.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+_state = {"debug": False}
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"codive {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _state["debug"] = debug or os.environ.get("CODIVE_DEBUG", "") not in ("", "0")
+
+
+ProviderOpt = Annotated[
+    str | None,
+    typer.Option("--provider", "-p", help="Provider name or [providers.<label>] table."),
+]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model id.")]
+BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Endpoint base URL.")]
+
+
+@app.command()
+def complete(
+    prompt: Annotated[str | None, typer.Argument(help="The request; stdin is appended.")] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    system: Annotated[str | None, typer.Option(help="System prompt.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(min=1, help="Most tokens to generate.")] = None,
+    temperature: Annotated[float | None, typer.Option(min=0, max=2, help="Sampling.")] = None,
+    no_stream: Annotated[
+        bool, typer.Option("--no-stream", help="Wait for the whole reply.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--output-format", help="text or json.")
+    ] = OutputFormat.text,
+) -> None:
+    """Answer one request and exit.
+
+    Examples:
+
+      codive complete "explain this repo"
+
+      git diff | codive complete "write a commit message" --json
+
+      codive complete -p local_llm --base-url http://127.0.0.1:8080 "hi"
+    """
+    from codive_cli.commands import CompleteOptions, complete_command
+
+    options = CompleteOptions(
+        prompt=prompt,
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        system=system,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=not no_stream,
+        json=json_ or output_format == OutputFormat.json,
+    )
+    _run(lambda: complete_command(options))
+
+
+@app.command()
+def models(
+    provider: ProviderOpt = None,
+    base_url: BaseUrlOpt = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the models a provider offers (local servers are asked).
+
+    Examples:
+
+      codive models --provider anthropic
+
+      codive models -p local_llm --base-url http://127.0.0.1:8080 --json
+    """
+    from codive_cli.commands import models_command
+
+    _run(lambda: models_command(provider, base_url, as_json=json_))
+
+
+@config_app.command("show")
+def config_show() -> None:
+    """Print the merged configuration (keys masked) and where it came from."""
+    from codive_cli.commands import config_show_command
+
+    _run(config_show_command)
+
+
+@config_app.command("path")
+def config_path() -> None:
+    """Print the configuration files codive reads, in order of precedence."""
+    from codive_cli.commands import config_path_command
+
+    _run(config_path_command)
+
+
+@config_app.command("init")
+def config_init(
+    user: Annotated[bool, typer.Option("--user", help="Write the user file instead.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter codive.toml here (or to the user config dir)."""
+    from codive_cli.commands import config_init_command
+
+    _run(lambda: config_init_command(user=user, force=force))
+
+
+def _run(command: object) -> None:
+    """Run a command; errors become one line on stderr and the documented exit status."""
+    from codive_cli.errors import CodiveError
+
+    try:
+        code = command()  # type: ignore[operator]
+    except CodiveError as error:
+        _fail(error.message, error.hint, error.exit_code, error)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        raise typer.Exit(130) from None
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:  # a bug: say so in one line, trace only with --debug
+        _fail(f"internal error: {error!r}", "run with --debug for the traceback", 1, error)
+    raise typer.Exit(code or 0)
+
+
+def _fail(message: str, hint: str, code: int, error: BaseException) -> NoReturn:
+    if _state["debug"]:
+        import traceback
+
+        traceback.print_exception(error)
+    sys.stderr.write(f"error: {message}\n")
+    if hint:
+        sys.stderr.write(f"  hint: {hint}\n")
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted\n")
+        sys.exit(130)

@@ -1,0 +1,257 @@
+"""What each command does, once the CLI has parsed its flags."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from codive_cli.agent import build_messages, run_step
+from codive_cli.config import (
+    FILE_NAME,
+    Settings,
+    config_files,
+    load_settings,
+    project_config_path,
+    resolve_provider,
+    user_config_path,
+)
+from codive_cli.errors import ConfigError
+from codive_cli.provider import CompletionRequest, CompletionResponse, ModelInfo, Provider
+from codive_cli.providers import create_provider
+from codive_cli.ui.render import LiveRenderer, PlainRenderer, Renderer, SilentRenderer
+from codive_cli.ui.report import Reporter
+
+
+@dataclass
+class CompleteOptions:
+    prompt: str | None
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    system: str | None = None
+    max_tokens: int | None = None
+    temperature: float | None = None
+    stream: bool = True
+    json: bool = False
+
+
+def read_prompt(prompt: str | None) -> str:
+    """The prompt argument, with piped stdin appended; neither is a usage error."""
+    piped = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
+    parts = [p for p in (prompt, piped.strip("\n")) if p and p.strip()]
+    if not parts:
+        raise ConfigError(
+            "no prompt", hint='pass one as an argument or on stdin: codive complete "..."'
+        )
+    return "\n\n".join(parts)
+
+
+def complete_command(options: CompleteOptions) -> int:
+    settings, _ = load_settings()
+    config = resolve_provider(
+        settings, options.provider, model=options.model, base_url=options.base_url
+    )
+    prompt = read_prompt(options.prompt)
+    provider = create_provider(config)
+    return asyncio.run(_complete(provider, options, prompt))
+
+
+async def _complete(provider: Provider, options: CompleteOptions, prompt: str) -> int:
+    reporter = Reporter(Console(stderr=True, highlight=False))
+    stdout = Console(highlight=False)
+    request = CompletionRequest(
+        messages=build_messages(prompt, options.system),
+        max_tokens=options.max_tokens,
+        temperature=options.temperature,
+    )
+    renderer: Renderer
+    if options.json:
+        renderer = SilentRenderer()
+    elif stdout.is_terminal:
+        renderer = LiveRenderer(stdout)
+    else:
+        renderer = PlainRenderer(sys.stdout)
+    async with provider:
+        try:
+            response = await run_step(provider, request, renderer.on_event, stream=options.stream)
+        finally:
+            renderer.close()
+    reporter.outcome(response, provider.model_info(response.model or None))
+    if options.json:
+        sys.stdout.write(json.dumps(result_object(response, provider), ensure_ascii=False) + "\n")
+    return 0
+
+
+def result_object(response: CompletionResponse, provider: Provider) -> dict[str, Any]:
+    """The `--json` result, one shape for every provider."""
+    return {
+        "content": response.content,
+        "tool_calls": [
+            {"name": c.name, "arguments": c.arguments, "result": None, "is_error": False}
+            for c in response.tool_calls
+        ],
+        "usage": {
+            "input_tokens": response.usage.input_tokens,
+            "output_tokens": response.usage.output_tokens,
+        },
+        "stop_reason": response.stop_reason,
+        "model": response.model or provider.config.model,
+        "provider": provider.config.display_name,
+    }
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def models_command(provider: str | None, base_url: str | None, *, as_json: bool) -> int:
+    settings, _ = load_settings()
+    models = asyncio.run(_list_models(settings, provider, base_url))
+    if as_json:
+        sys.stdout.write(json.dumps([_model_dict(m) for m in models], indent=2) + "\n")
+    else:
+        _print_models(models)
+    return 0
+
+
+async def _list_models(
+    settings: Settings, name: str | None, base_url: str | None
+) -> list[ModelInfo]:
+    try:
+        configs = [resolve_provider(settings, name, base_url=base_url)]
+    except ConfigError as error:
+        if name or error.message != "no provider configured":
+            raise
+        # Nothing chosen yet: show what every hosted provider offers.
+        configs = [resolve_provider(settings, kind) for kind in ("anthropic", "openai")]
+    models: list[ModelInfo] = []
+    for config in configs:
+        async with create_provider(config) as provider:
+            models.extend(await provider.list_models())
+    return models
+
+
+def _model_dict(model: ModelInfo) -> dict[str, Any]:
+    return {
+        "id": model.id,
+        "name": model.name,
+        "context_window": model.context_window,
+        "max_output_tokens": model.max_output_tokens,
+        "provider": model.provider,
+        "input_price": model.input_price,
+        "output_price": model.output_price,
+    }
+
+
+def _print_models(models: list[ModelInfo]) -> None:
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("provider", "id", "name", "context", "max output", "$/Mtok in/out"):
+        table.add_column(column, justify="right" if column in ("context", "max output") else "left")
+    for m in models:
+        price = "unpriced"
+        if m.input_price is not None and m.output_price is not None:
+            price = f"{m.input_price:g} / {m.output_price:g}"
+        table.add_row(
+            m.provider, m.id, m.name, _count(m.context_window), _count(m.max_output_tokens), price
+        )
+    Console(highlight=False).print(table)
+
+
+def _count(value: int | None) -> str:
+    return f"{value:,}" if value else "-"
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def config_path_command() -> int:
+    cwd = Path.cwd()
+    read = {p.resolve() for p in config_files(cwd, _environ())}
+    project = project_config_path(cwd) or cwd / FILE_NAME
+    for label, path in (("user", user_config_path()), ("project", project)):
+        state = "read" if path.resolve() in read else "absent"
+        sys.stdout.write(f"{label:8} {path} ({state})\n")
+    explicit = _environ().get("CODIVE_CONFIG")
+    if explicit:
+        sys.stdout.write(f"{'explicit':8} {explicit} (CODIVE_CONFIG, replaces project)\n")
+    return 0
+
+
+def config_show_command() -> int:
+    import tomli_w
+
+    settings, files = load_settings()
+    data = _without_none(settings.model_dump(mode="python"))
+    _mask_keys(data)
+    sources = ", ".join(str(f) for f in files) or "none (defaults and environment)"
+    sys.stdout.write(f"# files read: {sources}\n")
+    try:
+        config = resolve_provider(settings)
+        model = config.model or "(provider default)"
+        sys.stdout.write(f"# provider: {config.label} (kind {config.name}), model {model}\n")
+    except ConfigError as error:
+        sys.stdout.write(f"# provider: {error.message}\n")
+    sys.stdout.write(tomli_w.dumps(data))
+    return 0
+
+
+def _without_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_none(v) for k, v in value.items() if v is not None and v != {}}
+    return value
+
+
+def _mask_keys(data: dict[str, Any]) -> None:
+    from pydantic import SecretStr
+
+    for key, value in list(data.items()):
+        if isinstance(value, dict):
+            _mask_keys(value)
+        elif isinstance(value, SecretStr):
+            secret = value.get_secret_value()
+            data[key] = "****" + secret[-4:] if len(secret) > 12 else "****"
+
+
+def _environ() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
+
+
+STARTER = """\
+# codive configuration. Precedence: defaults < user file < this file < CODIVE_* env < flags.
+# Reference: docs/configuration.md
+
+[provider]
+# name = "anthropic"        # or "openai", "local_llm", or a [providers.<label>] below;
+                            # unset: ANTHROPIC_API_KEY / OPENAI_API_KEY in the env decide
+# model = "claude-sonnet-5-5"
+# max_tokens = 4096
+# timeout = 60              # read timeout, seconds
+# Keys: prefer ANTHROPIC_API_KEY / OPENAI_API_KEY in the environment to api_key here.
+
+# A local llama.cpp server (llama-server -m model.gguf --port 8080 --jinja):
+[providers.llama]
+kind = "local_llm"
+base_url = "http://127.0.0.1:8080"
+
+[agent]
+permission_mode = "ask"     # read-only | ask | accept-edits | full
+"""
+
+
+def config_init_command(*, user: bool, force: bool) -> int:
+    path = user_config_path() if user else Path.cwd() / FILE_NAME
+    if path.exists() and not force:
+        raise ConfigError(f"{path} already exists", hint="pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(STARTER, encoding="utf-8")
+    sys.stdout.write(f"wrote {path}\n")
+    return 0

