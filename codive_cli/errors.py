@@ -36,9 +36,14 @@ class ConfigError(CodiveError):
 
 
 class ProviderError(CodiveError):
-    """A failure talking to a model provider. `retryable` tells the retry loop what to do."""
+    """A failure talking to a model provider.
+
+    `retryable` tells the retry loop whether to try again; `retry_after` is the wait the
+    server asked for, in seconds, when it said.
+    """
 
     retryable = False
+    retry_after: float | None = None
 
 
 class NetworkError(ProviderError):

@@ -143,7 +143,7 @@ class HttpEndpoint:
         """Sleep before the next attempt, or re-raise `error` when there is none."""
         if not error.retryable or attempt >= self.config.max_retries:
             raise error
-        retry_after = getattr(error, "retry_after", None)
+        retry_after = error.retry_after
         if retry_after is not None and retry_after > self.retry.max_retry_after:
             raise RateLimited(
                 f"{error.message} (the server asks to wait {retry_after:.0f} s, longer than "
@@ -155,7 +155,7 @@ class HttpEndpoint:
 
     def _error(self, response: httpx.Response, content: bytes) -> ProviderError:
         error = error_from_body(response.status_code, content, self.context)
-        if isinstance(error, RateLimited) and error.retry_after is None:
+        if error.retry_after is None:
             error.retry_after = retry_after_seconds(response.headers)
         should = response.headers.get("x-should-retry")
         if should in ("true", "false") and not isinstance(error, QuotaExceeded):
