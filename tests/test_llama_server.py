@@ -80,3 +80,24 @@ async def test_context_too_long_from_the_real_server(llama_url: str) -> None:
             await provider.complete(CompletionRequest([ChatMessage("user", prompt)]))
     assert caught.value.max == 2048
     assert caught.value.actual is not None and caught.value.actual > 2048
+
+
+async def test_guide_example_tests_pass_against_the_real_server(llama_url: str) -> None:
+    """The two tests printed in docs/custom-providers.md, run as printed (URL aside)."""
+    import re
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    guide = (root / "docs" / "custom-providers.md").read_text()
+    section = guide.split("## Testing your provider", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    sys.path.insert(0, str(root / "examples" / "local_llm_plugin"))
+    try:
+        namespace: dict[str, object] = {}
+        exec(code.group(1).replace("http://localhost:8080", llama_url), namespace)
+        await namespace["test_complete"]()  # type: ignore[operator]
+        await namespace["test_streaming"]()  # type: ignore[operator]
+    finally:
+        sys.path.remove(str(root / "examples" / "local_llm_plugin"))
