@@ -212,7 +212,11 @@ def _mask_keys(data: dict[str, Any]) -> None:
     from pydantic import SecretStr
 
     for key, value in list(data.items()):
-        if isinstance(value, dict):
+        if key == "headers" and isinstance(value, dict):
+            for name in value:
+                if any(word in name.lower() for word in ("auth", "key", "token", "secret")):
+                    value[name] = "****"
+        elif isinstance(value, dict):
             _mask_keys(value)
         elif isinstance(value, SecretStr):
             secret = value.get_secret_value()

@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ProviderConfig
@@ -187,18 +192,28 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def _describe(path: Path, text: str, exc: ValidationError) -> str:
     error = exc.errors()[0]
-    key = ".".join(str(part) for part in error["loc"])
-    line = _line_of(text, str(error["loc"][-1]))
+    loc = [str(part) for part in error["loc"]]
+    key = ".".join(loc)
+    line = _line_of(text, loc)
     where = f"{path}:{line}" if line else str(path)
     if error["type"] == "extra_forbidden":
         return f"{where}: unknown key '{key}'"
     return f"{where}: '{key}': {error['msg']} (got {error.get('input')!r})"
 
 
-def _line_of(text: str, key: str) -> int | None:
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=|^\s*\[.*\b{re.escape(key)}\]")
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Line of `loc[-1] =` inside the table `loc[:-1]`, or of that table's header."""
+    table, name = ".".join(loc[:-1]), loc[-1]
+    assignment = re.compile(rf"^\s*[\"']?{re.escape(name)}[\"']?\s*=")
+    header = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+")
+    current = ""
     for number, line in enumerate(text.splitlines(), 1):
-        if pattern.search(line):
+        found = header.match(line)
+        if found:
+            current = found.group(1).replace('"', "").replace("'", "").replace(" ", "")
+            if current == ".".join(loc):
+                return number  # an unknown or mistyped table
+        elif current == table and assignment.match(line):
             return number
     return None
 
@@ -230,9 +245,64 @@ def load_settings(
         raise ConfigError(
             f"CODIVE_{key}: {error['msg']}", hint="fix the environment variable or flag"
         ) from exc
+    except SettingsError as exc:  # a list or table variable that is not JSON
+        raise ConfigError(
+            f"{_unparsable_variable(str(exc))}: not valid JSON for a list or table",
+            hint="lists and tables take JSON, e.g. '[\"bash(git diff:*)\"]'",
+        ) from exc
     finally:
         Settings._file_data = {}
+    _fold_label_case(settings, data)
     return settings, files
+
+
+def _unparsable_variable(message: str) -> str:
+    """Name the CODIVE_* variable(s) holding a list or table that is not JSON."""
+    import json
+
+    names = []
+    for name, value in os.environ.items():
+        if not name.upper().startswith("CODIVE_") or not _is_container(name):
+            continue
+        try:
+            json.loads(value)
+        except ValueError:
+            names.append(name)
+    return ", ".join(sorted(names)) or "a CODIVE_* variable"
+
+
+def _is_container(variable: str) -> bool:
+    """Whether CODIVE_A__B__C names a list or dict field of the settings."""
+    parts = variable.upper().removeprefix("CODIVE_").lower().split("__")
+    if len(parts) >= 3 and parts[0] == "providers":
+        parts = ["providers", *parts[2:]]  # drop the label: the rest is an endpoint key
+    model: Any = Settings
+    for depth, part in enumerate(parts):
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        annotation = field.annotation
+        if part == "providers" and depth < len(parts) - 1:
+            model = EndpointSettings
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return getattr(annotation, "__origin__", None) in (list, dict)
+    return False
+
+
+def _fold_label_case(settings: Settings, file_data: dict[str, Any]) -> None:
+    """Environment names are case-blind: CODIVE_PROVIDERS__MYGROQ__* lands in a `mygroq`
+    entry. Merge such entries into the file's `[providers.MyGroq]`."""
+    labels = {label.lower(): label for label in file_data.get("providers", {})}
+    for label in list(settings.providers):
+        canonical = labels.get(label.lower(), label)
+        if canonical == label or canonical not in settings.providers:
+            continue
+        from_env = settings.providers.pop(label)
+        target = settings.providers[canonical]
+        for key in from_env.model_fields_set:
+            setattr(target, key, getattr(from_env, key))
 
 
 # --- which provider answers ---------------------------------------------------------------
@@ -299,7 +369,10 @@ def _layered_values(
     general = settings.provider
     keys = ["temperature", "max_tokens", "timeout", "connect_timeout", "stream_idle_timeout"]
     keys.append("max_retries")
-    if general.name in (None, label):
+    # [provider]'s endpoint keys belong to the provider it names; unnamed, to whichever
+    # provider is chosen unless that one has its own table (a key must not follow the
+    # person to an endpoint they did not mean it for).
+    if general.name == label or (general.name is None and endpoint is None):
         keys += ["model", "base_url", "api_key"]
     values = {key: getattr(general, key) for key in keys}
     if endpoint is not None:
