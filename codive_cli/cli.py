@@ -121,6 +121,26 @@ def models(
     _run(lambda: models_command(provider, base_url, as_json=json_))
 
 
+@app.command()
+def serve(
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: free).")
+    ] = None,
+    model_path: Annotated[str | None, typer.Option(help="GGUF model file to serve.")] = None,
+) -> None:
+    """Serve the embedded local model for other clients (Ctrl-C stops it).
+
+    Examples:
+
+      codive serve --port 8080 &
+
+      codive complete -p local_llm --base-url http://127.0.0.1:8080 "hi"
+    """
+    from codive_cli.commands import serve_command
+
+    _run(lambda: serve_command(port, model_path))
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print the merged configuration (keys masked) and where it came from."""

@@ -65,6 +65,12 @@ def complete_command(options: CompleteOptions) -> int:
 async def _complete(provider: Provider, options: CompleteOptions, prompt: str) -> int:
     reporter = Reporter(Console(stderr=True, highlight=False))
     stdout = Console(highlight=False)
+    provider.on_notice = reporter.note
+    if provider.config.chosen_by == "default":
+        reporter.note(
+            f"no API key found: the small local model ({provider.config.model}) is answering; "
+            "set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --provider, for a hosted model"
+        )
     request = CompletionRequest(
         messages=build_messages(prompt, options.system),
         max_tokens=options.max_tokens,
@@ -78,6 +84,7 @@ async def _complete(provider: Provider, options: CompleteOptions, prompt: str) -
     else:
         renderer = PlainRenderer(sys.stdout)
     async with provider:
+        await reporter.while_starting(provider)
         try:
             response = await run_step(provider, request, renderer.on_event, stream=options.stream)
         finally:
@@ -161,7 +168,10 @@ def _print_models(models: list[ModelInfo]) -> None:
         table.add_row(
             m.provider, m.id, m.name, _count(m.context_window), _count(m.max_output_tokens), price
         )
-    Console(highlight=False).print(table)
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=200)  # a pipe: never truncate ids
+    console.print(table)
 
 
 def _count(value: int | None) -> str:
@@ -259,3 +269,55 @@ def config_init_command(*, user: bool, force: bool) -> int:
     path.write_text(STARTER, encoding="utf-8")
     sys.stdout.write(f"wrote {path}\n")
     return 0
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+def serve_command(port: int | None, model_path: str | None) -> int:
+    """Run the embedded model server in the foreground until Ctrl-C."""
+    from codive_cli.providers.embedded import (
+        DEFAULT_CTX,
+        INSTALL_HINT,
+        EmbeddedServer,
+        default_model_path,
+    )
+
+    settings, _ = load_settings()
+    table = settings.providers.get("embedded")
+    path = model_path or (table.model_path if table else None) or default_model_path()
+    if path is None:
+        raise ConfigError("no local model is installed", hint=INSTALL_HINT)
+    server = EmbeddedServer(
+        Path(path).expanduser(),
+        port=port,
+        ctx_size=(table.ctx_size if table else None) or DEFAULT_CTX,
+        threads=table.threads if table else None,
+    )
+    reporter = Reporter(Console(stderr=True, highlight=False))
+    _stop_on_signals()
+    server.spawn()
+    try:
+        asyncio.run(reporter.while_waiting(server.wait_healthy(), "loading the local model"))
+        sys.stdout.write(f"{server.base_url}\n")
+        sys.stdout.flush()
+        reporter.note(f"serving {Path(path).name} at {server.base_url}/v1 (Ctrl-C to stop)")
+        assert server.process is not None
+        code = server.process.wait()
+        raise ConfigError(f"the local model server stopped (exit status {code})")
+    except KeyboardInterrupt:
+        reporter.note("stopped")
+        return 0
+    finally:
+        server.stop()
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM, and SIGINT even when a shell started us with it ignored, stop the server."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)

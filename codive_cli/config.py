@@ -81,6 +81,12 @@ class EndpointSettings(_Endpoint):
     """Environment variable holding this endpoint's key, e.g. GROQ_API_KEY."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra HTTP headers sent with every request."""
+    model_path: str | None = None
+    """embedded only: the GGUF model file llama-server loads (default: SmolLM2-135M)."""
+    ctx_size: int | None = Field(None, gt=0)
+    """embedded only: context size in tokens the server allocates (default 8192)."""
+    threads: int | None = Field(None, gt=0)
+    """embedded only: CPU threads for the server (default: llama.cpp's choice)."""
 
 
 class AgentSettings(_Section):
@@ -321,6 +327,10 @@ def choose_label(settings: Settings, flag: str | None, env: Mapping[str, str]) -
     for kind in ("anthropic", "openai"):
         if env.get(VENDOR_KEYS[kind]):
             return kind
+    from codive_cli.providers.embedded import is_available
+
+    if is_available():
+        return "embedded"
     raise ConfigError("no provider configured", hint=_NO_PROVIDER_HINT)
 
 
@@ -351,14 +361,28 @@ def resolve_provider(
         values["model"] = model
     if base_url:
         values["base_url"] = base_url
+    options = {key: values.pop(key) for key in _OPTION_KEYS if key in values}
     return ProviderConfig(
         name=kind,
         label=label,
+        options=options,
+        chosen_by=_chosen_by(settings, flag, label),
         api_key=api_key,
         api_key_env=key_env,
         model=values.pop("model", None) or "",
         **values,
     )
+
+
+_OPTION_KEYS = ("model_path", "ctx_size", "threads")
+
+
+def _chosen_by(settings: Settings, flag: str | None, label: str) -> str:
+    if flag:
+        return "flag"
+    if settings.provider.name:
+        return "config"
+    return "environment" if label in VENDOR_KEYS else "default"
 
 
 def _layered_values(
@@ -376,9 +400,8 @@ def _layered_values(
         keys += ["model", "base_url", "api_key"]
     values = {key: getattr(general, key) for key in keys}
     if endpoint is not None:
-        values.update(
-            {k: v for k, v in endpoint.model_dump(exclude={"kind"}).items() if v is not None}
-        )
+        table = endpoint.model_dump(exclude={"kind"})
+        values.update({k: v for k, v in table.items() if v is not None})
     values = {k: v for k, v in values.items() if v is not None or k == "stream_idle_timeout"}
     if isinstance(values.get("api_key"), SecretStr):
         values["api_key"] = values["api_key"].get_secret_value()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -336,6 +336,7 @@ class ProviderConfig:
     label: str = ""
     api_key_env: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    chosen_by: str = "flag"
 
     @property
     def display_name(self) -> str:
@@ -349,6 +350,17 @@ class Provider(abc.ABC):
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+        self.on_notice: Callable[[str], None] | None = None
+        self._noticed: set[str] = set()
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Get ready before the first request (e.g. start a local server); idempotent."""
+
+    def notice(self, message: str) -> None:
+        """Tell the person something once (the CLI shows it on stderr)."""
+        if message not in self._noticed and self.on_notice is not None:
+            self._noticed.add(message)
+            self.on_notice(message)
 
     @abc.abstractmethod
     def available_models(self) -> list[ModelInfo]:

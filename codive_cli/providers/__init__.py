@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "anthropic": "codive_cli.providers.anthropic:AnthropicProvider",
     "openai": "codive_cli.providers.openai:OpenAIProvider",
     "local_llm": "codive_cli.providers.local_llm:LocalLlmProvider",
+    "embedded": "codive_cli.providers.embedded:EmbeddedProvider",
 }
 
 

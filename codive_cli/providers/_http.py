@@ -99,6 +99,8 @@ class HttpEndpoint:
         return httpx.Timeout(read, connect=self.config.connect_timeout)
 
     def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
         return f"{self.base_url}/{path.lstrip('/')}"
 
     async def aclose(self) -> None:

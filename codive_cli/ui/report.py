@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TypeVar
+
 from rich.console import Console
 
-from codive_cli.provider import CompletionResponse, ModelInfo, Usage
+from codive_cli.provider import CompletionResponse, ModelInfo, Provider, Usage
+
+T = TypeVar("T")
 
 
 def usage_line(usage: Usage, model: str, info: ModelInfo | None) -> str:
@@ -15,11 +20,26 @@ def usage_line(usage: Usage, model: str, info: ModelInfo | None) -> str:
 
 
 class Reporter:
+    """Writes to stderr; the usage line only when a person is watching (a terminal)."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
 
     def warn(self, message: str) -> None:
-        self.console.print(f"warning: {message}", style="yellow", markup=False)
+        self.console.print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
+
+    def note(self, message: str) -> None:
+        self.console.print(f"codive: {message}", style="dim", markup=False, soft_wrap=True)
+
+    async def while_waiting(self, work: Awaitable[T], message: str) -> T:
+        """Await `work` behind a spinner when stderr is a terminal."""
+        if not self.console.is_terminal:
+            return await work
+        with self.console.status(message, spinner="dots"):
+            return await work
+
+    async def while_starting(self, provider: Provider) -> None:
+        await self.while_waiting(provider.start(), f"starting {provider.config.display_name}")
 
     def outcome(self, response: CompletionResponse, info: ModelInfo | None) -> None:
         if response.stop_reason == "max_tokens":
@@ -28,5 +48,7 @@ class Reporter:
             self.warn("the model declined to answer")
         for name in response.truncated_tool_calls:
             self.warn(f"the call to {name} was cut off by the token limit and was not run")
-        model = response.model or (info.id if info else "model")
-        self.console.print(usage_line(response.usage, model, info), style="dim", markup=False)
+        if self.console.is_terminal:
+            model = response.model or (info.id if info else "model")
+            line = usage_line(response.usage, model, info)
+            self.console.print(line, style="dim", markup=False, soft_wrap=True)
