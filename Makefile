@@ -34,6 +34,7 @@ check: lint typecheck test
 
 bench:
 	$(PYTHON) bench/startup.py
+	$(PYTHON) bench/embedded.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache
