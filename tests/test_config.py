@@ -52,6 +52,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
     user_file = config_home / "codive" / "codive.toml"
     assert user_config_path() == user_file
+    # As on a machine without the local extra (test_embedded.py covers the other case).
+    monkeypatch.setattr("codive_cli.providers.embedded.is_available", lambda: False)
     return user_file
 
 
@@ -408,14 +410,22 @@ def test_anthropic_key_picks_anthropic(repo: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-oai")
     assert resolve(repo) == ProviderConfig(
-        name="anthropic", label="anthropic", api_key="sk-ant", api_key_env="ANTHROPIC_API_KEY"
+        name="anthropic",
+        label="anthropic",
+        api_key="sk-ant",
+        api_key_env="ANTHROPIC_API_KEY",
+        chosen_by="environment",
     )
 
 
 def test_openai_key_picks_openai(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-oai")
     assert resolve(repo) == ProviderConfig(
-        name="openai", label="openai", api_key="sk-oai", api_key_env="OPENAI_API_KEY"
+        name="openai",
+        label="openai",
+        api_key="sk-oai",
+        api_key_env="OPENAI_API_KEY",
+        chosen_by="environment",
     )
 
 
