@@ -110,8 +110,8 @@ project file. A `[providers.<label>]` table can name its own variable with `api_
    `--provider local_llm --base-url http://127.0.0.1:8080`, or install the local model.
 
 A name is either a registered provider (`anthropic`, `openai`, `local_llm`, `embedded`, or
-one added by a plugin) or the label of a `[providers.<label>]` table; anything else is an error that lists
-the known names.
+one added by a plugin) or the label of a `[providers.<label>]` table; anything else is an
+error that lists the known names.
 
 `[provider] model`, `base_url` and `api_key` apply to the provider `[provider] name` names, or
 to whichever provider is chosen when `name` is unset; so `--provider openai` does not inherit
