@@ -1,24 +1,69 @@
-"""Running a request against a provider: stream a reply, report each event, fold the result.
+"""The agent loop: stream a reply, run the tool calls it makes, send the results, repeat.
 
-The tool loop (run tools, send results, repeat) builds on `run_step`.
+Every tool call in the conversation gets a result, whatever happens (denied, failed,
+interrupted, step limit), so the next request is valid for every wire format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
     CompletionResponse,
+    Done,
     Provider,
     ResponseBuilder,
+    StopReason,
     StreamEvent,
+    TextDelta,
+    ThinkingDelta,
+    ToolCall,
+    ToolCallStart,
     Usage,
 )
+from codive_cli.tools.base import Tool, ToolContext, ToolError, ToolResult, redact, truncate
+from codive_cli.tools.permissions import ApprovalRequest, Approver, Policy, deny_without_terminal
 
-EventSink = Callable[[StreamEvent], None]
+
+@dataclass(frozen=True)
+class ToolStarted:
+    call: ToolCall
+    type: Literal["tool_started"] = "tool_started"
+
+
+@dataclass(frozen=True)
+class ToolFinished:
+    call: ToolCall
+    result: ToolResult
+    type: Literal["tool_finished"] = "tool_finished"
+
+
+AgentEvent = StreamEvent | ToolStarted | ToolFinished
+EventSink = Callable[[AgentEvent], None]
+
+
+@dataclass
+class ToolRecord:
+    call: ToolCall
+    result: ToolResult
+
+
+@dataclass
+class RunResult:
+    content: str
+    stop_reason: StopReason
+    usage: Usage
+    model: str
+    tool_calls: list[ToolRecord] = field(default_factory=list)
+    steps: int = 0
+    stopped_by: str | None = None  # "max_steps" when the loop was cut short
+    truncated_tool_calls: list[str] = field(default_factory=list)
 
 
 async def run_step(
@@ -38,8 +83,6 @@ async def run_step(
 
 
 def _events_of(response: CompletionResponse) -> list[StreamEvent]:
-    from codive_cli.provider import Done, TextDelta, ThinkingDelta, ToolCallStart
-
     events: list[StreamEvent] = [ThinkingDelta(t.text) for t in response.thinking if t.text]
     if response.content:
         events.append(TextDelta(response.content))
@@ -48,15 +91,198 @@ def _events_of(response: CompletionResponse) -> list[StreamEvent]:
     return events
 
 
-@dataclass
-class Conversation:
-    """The messages so far and what they cost."""
+class Agent:
+    """Runs requests against a provider with tools, under a permission policy."""
 
-    messages: list[ChatMessage] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
+    def __init__(
+        self,
+        provider: Provider,
+        tools: Sequence[Tool],
+        context: ToolContext,
+        *,
+        policy: Policy | None = None,
+        approver: Approver = deny_without_terminal,
+        system: str | None = None,
+        max_steps: int = 50,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stream: bool = True,
+        on_event: EventSink = lambda event: None,
+    ) -> None:
+        self.provider = provider
+        self.tools = {tool.name: tool for tool in tools}
+        self.context = context
+        self.policy = policy or Policy()
+        self.approver = approver
+        self.max_steps = max_steps
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.stream = stream
+        self.on_event = on_event
+        self.messages: list[ChatMessage] = [ChatMessage("system", system)] if system else []
+        self.usage = Usage()
 
-    def add(self, message: ChatMessage) -> None:
-        self.messages.append(message)
+    async def run(self, prompt: str) -> RunResult:
+        """Answer one user message, calling tools until the model stops or the limit hits."""
+        self.messages.append(ChatMessage("user", prompt))
+        records: list[ToolRecord] = []
+        usage = Usage()
+        response: CompletionResponse | None = None
+        for step in range(1, self.max_steps + 1):
+            response = await run_step(
+                self.provider, self._request(), self.on_event, stream=self.stream
+            )
+            usage += response.usage
+            self.usage += response.usage
+            self.messages.append(response.to_message())
+            if not response.tool_calls:
+                return self._result(response, usage, records, step)
+            records += await self._run_calls(response.tool_calls)
+        assert response is not None
+        return self._result(response, usage, records, self.max_steps, stopped_by="max_steps")
+
+    def _request(self) -> CompletionRequest:
+        return CompletionRequest(
+            list(self.messages),
+            [tool.definition() for tool in self.tools.values()],
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+        )
+
+    def _result(
+        self,
+        response: CompletionResponse,
+        usage: Usage,
+        records: list[ToolRecord],
+        steps: int,
+        stopped_by: str | None = None,
+    ) -> RunResult:
+        return RunResult(
+            content=response.content,
+            stop_reason=response.stop_reason,
+            usage=usage,
+            model=response.model or self.provider.config.model,
+            tool_calls=records,
+            steps=steps,
+            stopped_by=stopped_by,
+            truncated_tool_calls=response.truncated_tool_calls,
+        )
+
+    # --- tools ------------------------------------------------------------------------------
+
+    async def _run_calls(self, calls: Sequence[ToolCall]) -> list[ToolRecord]:
+        """Permission first (one question at a time), then run; results in call order."""
+        results: dict[str, ToolResult] = {}
+        approved: list[ToolCall] = []
+        running: dict[str, ToolContext] = {}
+        try:
+            for call in calls:
+                refusal = await self._permit(call)
+                if refusal is None:
+                    approved.append(call)
+                else:
+                    refusal.content = redact(refusal.content, self.context.secrets)
+                    results[call.id] = refusal
+                    self.on_event(ToolFinished(call, refusal))
+            if all(self.tools[c.name].kind == "read" for c in approved):
+                outcomes = await asyncio.gather(*(self._execute(c, running) for c in approved))
+                results.update(zip((c.id for c in approved), outcomes, strict=True))
+            else:
+                for call in approved:
+                    results[call.id] = await self._execute(call, running)
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            for call in calls:
+                if call.id not in results:
+                    results[call.id] = _interrupted(running.get(call.id))
+            raise
+        finally:
+            for call in calls:
+                result = results.get(call.id) or ToolResult("cancelled", is_error=True)
+                content = redact(result.content, self.context.secrets)
+                self.messages.append(
+                    ChatMessage("tool", content, tool_call_id=call.id, is_error=result.is_error)
+                )
+        return [ToolRecord(call, results[call.id]) for call in calls]
+
+    async def _permit(self, call: ToolCall) -> ToolResult | None:
+        """None when the call may run, else the error result the model gets instead."""
+        tool = self.tools.get(call.name)
+        if tool is None:
+            known = ", ".join(self.tools) or "none"
+            return ToolResult(f"unknown tool {call.name!r}; available tools: {known}", True)
+        if call.arguments_error:
+            return ToolResult(f"invalid arguments for {call.name}: {call.arguments_error}", True)
+        problem = check_arguments(tool, call.arguments)
+        if problem:
+            return ToolResult(f"invalid arguments for {call.name}: {problem}", True)
+        verdict = self.policy.decide(tool, call.arguments)
+        if verdict.decision == "deny":
+            return ToolResult(f"permission denied: {verdict.reason}", True)
+        if verdict.decision == "ask":
+            answer = await self.approver(ApprovalRequest(call.name, call.arguments, verdict.reason))
+            if not answer.allowed:
+                reason = f": {answer.reason}" if answer.reason else ""
+                return ToolResult(f"the user did not allow this call{reason}", True)
+            if answer.always:
+                self.policy.remember(tool, call.arguments)
+        return None
+
+    async def _execute(self, call: ToolCall, running: dict[str, ToolContext]) -> ToolResult:
+        tool = self.tools[call.name]
+        context = dataclasses.replace(self.context, progress=None)
+        running[call.id] = context
+        self.on_event(ToolStarted(call))
+        try:
+            result = await tool.run(call.arguments, context)
+        except ToolError as error:
+            result = ToolResult(str(error), is_error=True)
+        except (OSError, ValueError, UnicodeError) as error:
+            result = ToolResult(f"{call.name} failed: {error}", is_error=True)
+        result.content = truncate(redact(result.content, self.context.secrets))
+        if result.display is not None:
+            result.display = redact(result.display, self.context.secrets)
+        self.on_event(ToolFinished(call, result))
+        return result
+
+
+def _interrupted(context: ToolContext | None) -> ToolResult:
+    partial = ""
+    if context is not None and context.progress is not None:
+        partial = context.progress.text()
+    text = "interrupted by the user"
+    if partial:
+        text += f"; output so far:\n{truncate(partial, keep='tail')}"
+    return ToolResult(text, is_error=True)
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def check_arguments(tool: Tool, arguments: dict[str, Any]) -> str:
+    """A light JSON-schema check: required keys, known keys, basic types."""
+    schema = tool.parameters
+    properties: dict[str, Any] = schema.get("properties", {})
+    missing = [key for key in schema.get("required", []) if key not in arguments]
+    if missing:
+        return "missing required " + ", ".join(missing)
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        if spec is None:
+            if schema.get("additionalProperties") is False:
+                return f"unknown parameter {key!r} (expected: {', '.join(properties)})"
+            continue
+        expected = _JSON_TYPES.get(spec.get("type", ""), (object,))
+        wrong_bool = isinstance(value, bool) and bool not in expected
+        if value is not None and (not isinstance(value, expected) or wrong_bool):
+            return f"{key!r} must be {spec.get('type')}, got {type(value).__name__}"
+    return ""
 
 
 def build_messages(prompt: str, system: str | None) -> list[ChatMessage]:

@@ -35,6 +35,13 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+class PermissionMode(StrEnum):
+    read_only = "read-only"
+    ask = "ask"
+    accept_edits = "accept-edits"
+    full = "full"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"codive {__version__}")
@@ -75,6 +82,17 @@ def complete(
     output_format: Annotated[
         OutputFormat, typer.Option("--output-format", help="text or json.")
     ] = OutputFormat.text,
+    no_tools: Annotated[bool, typer.Option("--no-tools", help="Answer without tools.")] = False,
+    permission_mode: Annotated[
+        PermissionMode | None,
+        typer.Option("--permission-mode", help="read-only, ask, accept-edits or full."),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Short for --permission-mode full.")
+    ] = False,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", min=1, help="Most model calls for this request.")
+    ] = None,
 ) -> None:
     """Answer one request and exit.
 
@@ -85,6 +103,8 @@ def complete(
       git diff | codive complete "write a commit message" --json
 
       codive complete -p local_llm --base-url http://127.0.0.1:8080 "hi"
+
+      codive complete "fix the lint errors" --yes --max-steps 20 --json > run.json
     """
     from codive_cli.commands import CompleteOptions, complete_command
 
@@ -98,6 +118,9 @@ def complete(
         temperature=temperature,
         stream=not no_stream,
         json=json_ or output_format == OutputFormat.json,
+        tools=not no_tools,
+        permission_mode="full" if yes else (permission_mode.value if permission_mode else None),
+        max_steps=max_steps,
     )
     _run(lambda: complete_command(options))
 

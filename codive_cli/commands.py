@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from codive_cli.agent import build_messages, run_step
+from codive_cli.agent import Agent, AgentEvent, RunResult, ToolFinished
 from codive_cli.config import (
     FILE_NAME,
     Settings,
@@ -22,8 +22,14 @@ from codive_cli.config import (
     user_config_path,
 )
 from codive_cli.errors import ConfigError
-from codive_cli.provider import CompletionRequest, CompletionResponse, ModelInfo, Provider
+from codive_cli.prompts import system_prompt
+from codive_cli.provider import ModelInfo, Provider
 from codive_cli.providers import create_provider
+from codive_cli.tools import builtin_tools
+from codive_cli.tools.base import ToolContext
+from codive_cli.tools.guard import WorkspaceGuard
+from codive_cli.tools.permissions import Approver, Policy, deny_without_terminal
+from codive_cli.ui.approve import TerminalApprover, can_ask
 from codive_cli.ui.render import LiveRenderer, PlainRenderer, Renderer, SilentRenderer
 from codive_cli.ui.report import Reporter
 
@@ -39,6 +45,9 @@ class CompleteOptions:
     temperature: float | None = None
     stream: bool = True
     json: bool = False
+    tools: bool = True
+    permission_mode: str | None = None
+    max_steps: int | None = None
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -59,10 +68,12 @@ def complete_command(options: CompleteOptions) -> int:
     )
     prompt = read_prompt(options.prompt)
     provider = create_provider(config)
-    return asyncio.run(_complete(provider, options, prompt))
+    return asyncio.run(_complete(provider, options, prompt, settings))
 
 
-async def _complete(provider: Provider, options: CompleteOptions, prompt: str) -> int:
+async def _complete(
+    provider: Provider, options: CompleteOptions, prompt: str, settings: Settings
+) -> int:
     reporter = Reporter(Console(stderr=True, highlight=False))
     stdout = Console(highlight=False)
     provider.on_notice = reporter.note
@@ -71,11 +82,6 @@ async def _complete(provider: Provider, options: CompleteOptions, prompt: str) -
             f"no API key found: the small local model ({provider.config.model}) is answering; "
             "set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --provider, for a hosted model"
         )
-    request = CompletionRequest(
-        messages=build_messages(prompt, options.system),
-        max_tokens=options.max_tokens,
-        temperature=options.temperature,
-    )
     renderer: Renderer
     if options.json:
         renderer = SilentRenderer()
@@ -83,33 +89,80 @@ async def _complete(provider: Provider, options: CompleteOptions, prompt: str) -
         renderer = LiveRenderer(stdout)
     else:
         renderer = PlainRenderer(sys.stdout)
+    agent = build_agent(provider, options, settings, renderer, reporter)
     async with provider:
         await reporter.while_starting(provider)
         try:
-            response = await run_step(provider, request, renderer.on_event, stream=options.stream)
+            result = await agent.run(prompt)
         finally:
             renderer.close()
-    reporter.outcome(response, provider.model_info(response.model or None))
+    reporter.outcome(result, provider.model_info(result.model or None))
     if options.json:
-        sys.stdout.write(json.dumps(result_object(response, provider), ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(result_object(result, provider), ensure_ascii=False) + "\n")
     return 0
 
 
-def result_object(response: CompletionResponse, provider: Provider) -> dict[str, Any]:
+def build_agent(
+    provider: Provider,
+    options: CompleteOptions,
+    settings: Settings,
+    renderer: Renderer,
+    reporter: Reporter,
+) -> Agent:
+    """The agent for this run: workspace, tools, permission policy and approver."""
+    root = Path.cwd().resolve()
+    guard = WorkspaceGuard(root, protected=[user_config_path().parent])
+    tools = builtin_tools() if options.tools else []
+    mode = options.permission_mode or settings.agent.permission_mode
+    policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard)  # type: ignore[arg-type]
+    secrets = tuple(key for key in (provider.config.api_key,) if key)
+    approver: Approver = deny_without_terminal
+    if can_ask() and not options.json:
+        approver = TerminalApprover(Console(stderr=True), pause=renderer.pause)
+    live = isinstance(renderer, LiveRenderer)
+
+    def on_event(event: AgentEvent) -> None:
+        renderer.on_event(event)
+        if isinstance(event, ToolFinished) and not live:
+            reporter.tool(event.call, event.result)
+
+    return Agent(
+        provider,
+        tools,
+        ToolContext(root, guard, secrets),
+        policy=policy,
+        approver=approver,
+        system=system_prompt(root, tools) if options.system is None else options.system,
+        max_steps=options.max_steps or settings.agent.max_steps,
+        max_tokens=options.max_tokens,
+        temperature=options.temperature,
+        stream=options.stream,
+        on_event=on_event,
+    )
+
+
+def result_object(result: RunResult, provider: Provider) -> dict[str, Any]:
     """The `--json` result, one shape for every provider."""
     return {
-        "content": response.content,
+        "content": result.content,
         "tool_calls": [
-            {"name": c.name, "arguments": c.arguments, "result": None, "is_error": False}
-            for c in response.tool_calls
+            {
+                "name": record.call.name,
+                "arguments": record.call.arguments,
+                "result": record.result.content,
+                "is_error": record.result.is_error,
+            }
+            for record in result.tool_calls
         ],
         "usage": {
-            "input_tokens": response.usage.input_tokens,
-            "output_tokens": response.usage.output_tokens,
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
         },
-        "stop_reason": response.stop_reason,
-        "model": response.model or provider.config.model,
+        "stop_reason": result.stop_reason,
+        "model": result.model or provider.config.model,
         "provider": provider.config.display_name,
+        "steps": result.steps,
+        "stopped_by": result.stopped_by,
     }
 
 

@@ -264,8 +264,12 @@ USAGE = {"input_tokens": 12, "output_tokens": 5}
 SONNET_4 = "claude-sonnet-4-20250514"
 TOOL_CALLS = [
     {"id": "call_1", "name": "read_file", "arguments": {"path": "a.txt"}},
-    {"id": "call_2", "name": "list_dir", "arguments": {"path": ".", "depth": 2}},
+    {"id": "call_2", "name": "list_dir", "arguments": {"path": "."}},
 ]
+TOOL_TURN: tuple[Reply, ...] = (
+    {"text": "Let me look.", "tool_calls": TOOL_CALLS},
+    {"text": "All done."},
+)
 LOCAL_MODELS: list[Any] = [
     {"id": "qwen2.5-coder-7b", "context_length": 32768},
     {"id": "tiny", "name": "Tiny Model", "meta": {"n_ctx": 2048}},
@@ -361,18 +365,13 @@ CASES: dict[str, Case] = {
     "json_text": complete(
         "anthropic", "-m", SONNET_4, "--json", "hi", replies=reply(text=TEXT, usage=USAGE)
     ),
-    **{
-        f"json_tools_{f}": complete(
-            f, "--json", "hi", replies=reply(text="Let me look.", tool_calls=TOOL_CALLS)
-        )
-        for f in WIRE_FORMATS
-    },
+    **{f"json_tools_{f}": complete(f, "--json", "hi", replies=TOOL_TURN) for f in WIRE_FORMATS},
     "output_format_tools_openai": complete(
         "openai",
         "--output-format",
         "json",
         "hi",
-        replies=reply(text="Let me look.", tool_calls=TOOL_CALLS),
+        replies=TOOL_TURN,
     ),
     # 4. --no-stream
     **{
@@ -577,7 +576,16 @@ def user_text(body: Mapping[str, Any]) -> str:
 
 
 def result_keys() -> set[str]:
-    return {"content", "tool_calls", "usage", "stop_reason", "model", "provider"}
+    return {
+        "content",
+        "tool_calls",
+        "usage",
+        "stop_reason",
+        "model",
+        "provider",
+        "steps",
+        "stopped_by",
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,7 +656,8 @@ def test_chat_completions_request_shape(runs: Runs, provider: str) -> None:
     body = run.body
     assert body["stream"] is True
     assert body["stream_options"] == {"include_usage": True}
-    assert body["messages"] == [{"role": "user", "content": "hi"}]
+    assert body["messages"][0]["role"] == "system"
+    assert body["messages"][1:] == [{"role": "user", "content": "hi"}]
 
 
 @uses("stream_local_llm")
@@ -702,6 +711,8 @@ def test_json_prints_one_object(runs: Runs) -> None:
         "stop_reason": "end_turn",
         "model": SONNET_4,
         "provider": "anthropic",
+        "steps": 1,
+        "stopped_by": None,
     }
     assert run.stdout.count("\n") == 1  # one object, nothing else
     assert "\x1b" not in run.stdout + run.stderr
@@ -714,13 +725,17 @@ def test_json_tool_calls_in_both_wire_formats(runs: Runs, wire: str) -> None:
     assert run.returncode == 0, run.describe()
     result = run.json()
     assert set(result) == result_keys()
-    assert result["content"] == "Let me look."
-    assert result["stop_reason"] == "tool_use"
+    assert result["content"] == "All done."
+    assert result["stop_reason"] == "end_turn"
+    assert (result["steps"], result["stopped_by"]) == (2, None)
     assert result["provider"] == wire
-    assert [(c["name"], c["arguments"]) for c in result["tool_calls"]] == [
-        ("read_file", {"path": "a.txt"}),
-        ("list_dir", {"path": ".", "depth": 2}),
+    calls = result["tool_calls"]
+    assert [(c["name"], c["arguments"], c["is_error"]) for c in calls] == [
+        ("read_file", {"path": "a.txt"}, True),  # there is no a.txt in the workspace
+        ("list_dir", {"path": "."}, False),
     ]
+    assert "does not exist" in calls[0]["result"]
+    assert ".git/" in calls[1]["result"]
     assert set(result["usage"]) == {"input_tokens", "output_tokens"}
     assert all(isinstance(v, int) for v in result["usage"].values())
 
@@ -729,7 +744,9 @@ def test_json_tool_calls_in_both_wire_formats(runs: Runs, wire: str) -> None:
 def test_output_format_json_is_json(runs: Runs) -> None:
     long_form = runs["output_format_tools_openai"]
     assert long_form.returncode == 0, long_form.describe()
-    assert long_form.json() == runs["json_tools_openai"].json()
+    short_form = runs["json_tools_openai"].json()
+    # usage is estimated from the request, which names each run's own folder
+    assert {**long_form.json(), "usage": None} == {**short_form, "usage": None}
 
 
 # --------------------------------------------------------------------------------------------

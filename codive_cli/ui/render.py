@@ -10,19 +10,22 @@ from rich.live import Live
 from rich.spinner import Spinner
 from rich.text import Text
 
+from codive_cli.agent import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.provider import (
     Done,
     StreamError,
-    StreamEvent,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
 )
+from codive_cli.ui import tools as tool_view
 
 
 class Renderer(Protocol):
-    def on_event(self, event: StreamEvent) -> None: ...
+    def on_event(self, event: AgentEvent) -> None: ...
+
+    def pause(self) -> None: ...
 
     def close(self) -> None: ...
 
@@ -34,11 +37,14 @@ class PlainRenderer:
         self.out = out or sys.stdout
         self._last = "\n"
 
-    def on_event(self, event: StreamEvent) -> None:
+    def on_event(self, event: AgentEvent) -> None:
         if isinstance(event, TextDelta) and event.text:
             self.out.write(event.text)
             self.out.flush()
             self._last = event.text[-1]
+
+    def pause(self) -> None:
+        pass
 
     def close(self) -> None:
         if self._last != "\n":
@@ -49,7 +55,10 @@ class PlainRenderer:
 class SilentRenderer:
     """Draws nothing (for --json, which prints once at the end)."""
 
-    def on_event(self, event: StreamEvent) -> None:
+    def on_event(self, event: AgentEvent) -> None:
+        pass
+
+    def pause(self) -> None:
         pass
 
     def close(self) -> None:
@@ -57,33 +66,54 @@ class SilentRenderer:
 
 
 class LiveRenderer:
-    """Markdown that grows in a live region, with a spinner until the first token."""
+    """Markdown that grows in a live region, with a spinner until the first token.
+
+    A tool call ends the current segment: its text stays printed above, the call is shown,
+    and the next text starts a new live region.
+    """
 
     def __init__(self, console: Console, refresh_per_second: float = 12) -> None:
         self.console = console
+        self.refresh_per_second = refresh_per_second
+        self._live: Live | None = None
         self._text: list[str] = []
         self._thinking: list[str] = []
-        self._tools: list[str] = []
+        self._pending: list[str] = []
+        self._start()
+
+    def _start(self) -> None:
+        self._text, self._thinking, self._pending = [], [], []
         self._live = Live(
-            self._view(),
-            console=console,
-            refresh_per_second=refresh_per_second,
+            console=self.console,
+            refresh_per_second=self.refresh_per_second,
             transient=False,
             vertical_overflow="visible",
             get_renderable=self._view,
         )
         self._live.start()
 
-    def on_event(self, event: StreamEvent) -> None:
+    def on_event(self, event: AgentEvent) -> None:
         match event:
             case TextDelta(text=text):
+                self._ensure_live()
                 self._text.append(text)
             case ThinkingDelta(text=text):
+                self._ensure_live()
                 self._thinking.append(text)
             case ToolCallStart(name=name):
-                self._tools.append(name)
+                self._ensure_live()
+                self._pending.append(name)
+            case ToolStarted():
+                self.pause()
+            case ToolFinished(call=call, result=result):
+                self.pause()
+                self.console.print(tool_view.rich_view(call, result))
             case ToolCallDelta() | Done() | StreamError():
                 pass
+
+    def _ensure_live(self) -> None:
+        if self._live is None:
+            self._start()
 
     def _view(self) -> RenderableType:
         from rich.markdown import Markdown
@@ -95,10 +125,19 @@ class LiveRenderer:
             parts.append(Text(f"thinking: {last}", style="dim italic"))
         if self._text:
             parts.append(Markdown("".join(self._text)))
-        parts.extend(Text(f"⏺ {name}", style="cyan") for name in self._tools)
-        if not self._text and not self._tools:
+        parts.extend(Text(f"⏺ {name}…", style="cyan") for name in self._pending)
+        if not self._text and not self._pending:
             parts.append(Spinner("dots", text=Text("waiting for the model…", style="dim")))
         return Group(*parts)
 
+    def pause(self) -> None:
+        """Finish the current region (its text stays on screen) so others can print."""
+        if self._live is not None:
+            self._pending = []
+            if not self._text and not self._thinking:
+                self._live.transient = True  # only a spinner: leave nothing behind
+            self._live.stop()
+            self._live = None
+
     def close(self) -> None:
-        self._live.stop()
+        self.pause()

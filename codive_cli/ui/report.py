@@ -7,7 +7,9 @@ from typing import TypeVar
 
 from rich.console import Console
 
-from codive_cli.provider import CompletionResponse, ModelInfo, Provider, Usage
+from codive_cli.agent import RunResult
+from codive_cli.provider import ModelInfo, Provider, ToolCall, Usage
+from codive_cli.tools.base import ToolResult
 
 T = TypeVar("T")
 
@@ -41,7 +43,17 @@ class Reporter:
     async def while_starting(self, provider: Provider) -> None:
         await self.while_waiting(provider.start(), f"starting {provider.config.display_name}")
 
-    def outcome(self, response: CompletionResponse, info: ModelInfo | None) -> None:
+    def tool(self, call: ToolCall, result: ToolResult) -> None:
+        from codive_cli.ui.tools import plain
+
+        self.console.print(plain(call, result), style="dim", markup=False, soft_wrap=True)
+
+    def outcome(self, response: RunResult, info: ModelInfo | None) -> None:
+        if response.stopped_by == "max_steps":
+            self.warn(
+                f"stopped after {response.steps} model calls (--max-steps); "
+                "the task may be unfinished"
+            )
         if response.stop_reason == "max_tokens":
             self.warn("the answer was cut off at the token limit; raise --max-tokens for more")
         elif response.stop_reason == "refusal":

@@ -1,0 +1,76 @@
+"""What every tool is: a name, a JSON schema, a kind for permissions, and `run`."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from codive_cli.provider import ToolDefinition
+
+ToolKind = Literal["read", "edit", "execute"]
+
+# Results are bounded: the model gets at most this many characters of any one result.
+MAX_RESULT_CHARS = 30_000
+
+
+class ToolError(Exception):
+    """A failure to report to the model as an error result (never a traceback)."""
+
+
+@dataclass
+class ToolResult:
+    content: str
+    is_error: bool = False
+    # What a person sees inline (a diff for edits, a tail of output for commands);
+    # None means the content itself.
+    display: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ToolContext:
+    """What tools may use: the workspace (its root never comes from tool arguments)."""
+
+    root: Path
+    guard: Any  # codive_cli.tools.guard.WorkspaceGuard
+    secrets: tuple[str, ...] = ()  # strings that must never appear in a result (API keys)
+    progress: Any = None  # a running tool's partial output (bash sets it), for interruptions
+
+
+class Tool(abc.ABC):
+    name: ClassVar[str]
+    description: ClassVar[str]
+    parameters: ClassVar[dict[str, Any]]
+    kind: ClassVar[ToolKind]
+
+    def definition(self) -> ToolDefinition:
+        return ToolDefinition(self.name, self.description, self.parameters)
+
+    def paths(self, arguments: dict[str, Any]) -> list[str]:
+        """The workspace paths a call touches, for permission rules (file tools)."""
+        value = arguments.get("path")
+        return [value] if isinstance(value, str) else []
+
+    @abc.abstractmethod
+    async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
+        """Do the work; raise ToolError for failures the model should see."""
+
+
+def truncate(text: str, limit: int = MAX_RESULT_CHARS, *, keep: str = "head") -> str:
+    """Bound a result, saying how much was left out so the model can ask for more."""
+    if len(text) <= limit:
+        return text
+    omitted = len(text) - limit
+    if keep == "tail":
+        return f"[{omitted} characters omitted]\n" + text[-limit:]
+    return text[:limit] + f"\n[{omitted} more characters truncated]"
+
+
+def redact(text: str, secrets: tuple[str, ...]) -> str:
+    """Replace every secret codive knows (API keys) with a marker."""
+    for secret in secrets:
+        if len(secret) >= 8:
+            text = text.replace(secret, "[REDACTED]")
+    return text

@@ -1,0 +1,188 @@
+"""Who may run what: the permission mode, allow/deny rules, and what the person approved.
+
+Evaluated in code for every call, in this order: the workspace guard (in every mode), deny
+rules, then ask rules (secrets, codive's own configuration), then allow rules and the mode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from codive_cli.tools.base import Tool, ToolError
+
+Decision = Literal["allow", "deny", "ask"]
+Mode = Literal["read-only", "ask", "accept-edits", "full"]
+MODES: tuple[Mode, ...] = ("read-only", "ask", "accept-edits", "full")
+
+# A rule written for one file-editing tool covers the other: denying edit_file(src/**)
+# must not leave write_file(src/x) open.
+_RULE_FAMILIES = {"edit_file": "edit", "write_file": "edit"}
+_RULE = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """`tool` or `tool(pattern)`: bash takes command patterns, file tools path globs."""
+
+    tool: str
+    pattern: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> Rule:
+        match = _RULE.match(text)
+        if not match:
+            raise ValueError(f"bad permission rule {text!r}: expected tool or tool(pattern)")
+        return cls(match.group(1), match.group(2))
+
+    def covers_tool(self, name: str) -> bool:
+        if self.tool == name:
+            return True
+        family = _RULE_FAMILIES.get(self.tool)
+        return family is not None and family == _RULE_FAMILIES.get(name)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    tool: str
+    arguments: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The person's answer: once, always (for this session), or no (with a reason)."""
+
+    allowed: bool
+    always: bool = False
+    reason: str = ""
+
+
+Approver = Callable[[ApprovalRequest], Awaitable[Approval]]
+
+
+async def deny_without_terminal(request: ApprovalRequest) -> Approval:
+    """The approver when nobody can be asked: `ask` means no."""
+    return Approval(
+        False,
+        reason=f"{request.reason}; there is no terminal to ask for approval (use "
+        "--permission-mode, -y, or an allow rule in codive.toml)",
+    )
+
+
+@dataclass
+class Policy:
+    mode: Mode = "ask"
+    allow: Sequence[str] = ()
+    deny: Sequence[str] = ()
+    guard: Any = None  # WorkspaceGuard: secrets and codive's own files need approval
+    session_allow: list[Rule] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._allow = [Rule.parse(text) for text in self.allow]
+        self._deny = [Rule.parse(text) for text in self.deny]
+
+    def decide(self, tool: Tool, arguments: dict[str, Any]) -> Verdict:
+        if tool.name == "bash":
+            return self._decide_bash(str(arguments.get("command", "")))
+        paths = self._resolved(tool, arguments)
+        if any(self._matches(rule, tool, arguments, paths) for rule in self._deny):
+            return Verdict("deny", f"a deny rule forbids {tool.name} here")
+        sensitive = self._sensitive(paths, writing=tool.kind == "edit")
+        if sensitive and self.mode != "full":
+            return Verdict("ask", sensitive)
+        if tool.kind == "read":
+            return Verdict("allow", "reading is allowed")
+        if self.mode == "read-only":
+            return Verdict("deny", f"{tool.name} changes files; the mode is read-only")
+        if self.mode in ("accept-edits", "full") and tool.kind == "edit":
+            return Verdict("allow", f"the mode {self.mode} allows edits")
+        if self.mode == "full":
+            return Verdict("allow", "the mode is full")
+        rules = [*self._allow, *self.session_allow]
+        if any(self._matches(rule, tool, arguments, paths) for rule in rules):
+            return Verdict("allow", "an allow rule matches")
+        return Verdict("ask", f"{tool.name} {self._what(tool, arguments)}")
+
+    def _decide_bash(self, command: str) -> Verdict:
+        from codive_cli.tools import bash_rules
+
+        deny = [r.pattern or "*" for r in self._deny if r.tool == "bash"]
+        allow = [r.pattern or "*" for r in [*self._allow, *self.session_allow] if r.tool == "bash"]
+        if self.mode == "read-only":
+            verdict = bash_rules.judge(command, allow=[], deny=deny)
+            if verdict == "allow":  # only the built-in read-only commands
+                return Verdict("allow", "a read-only command")
+            return Verdict("deny", "the mode is read-only and this command may change things")
+        if self.mode == "full":  # everything runs but what a deny rule names
+            denied = bash_rules.judge(command, allow=[], deny=deny) == "deny"
+            return Verdict("deny" if denied else "allow", "the mode is full")
+        verdict = bash_rules.judge(command, allow=allow, deny=deny)
+        reasons = {
+            "allow": "allowed by the mode, a rule, or the read-only list",
+            "deny": "a deny rule forbids this command",
+            "ask": f"run `{_shorten(command)}`",
+        }
+        return Verdict(verdict, reasons[verdict])
+
+    def remember(self, tool: Tool, arguments: dict[str, Any]) -> None:
+        """`a` (always): allow this exact command, or this tool, for the rest of the session."""
+        if tool.name == "bash":
+            self.session_allow.append(Rule("bash", str(arguments.get("command", ""))))
+        else:
+            self.session_allow.append(Rule(tool.name, None))
+
+    def _resolved(self, tool: Tool, arguments: dict[str, Any]) -> list[str]:
+        """Workspace-relative forms of the paths a call touches (the guard has run)."""
+        if self.guard is None:
+            return tool.paths(arguments)
+        out = []
+        for path in tool.paths(arguments):
+            try:
+                out.append(self.guard.relative(self.guard.resolve(path)))
+            except ToolError:
+                out.append(path)
+        return out
+
+    def _sensitive(self, paths: Iterable[str], *, writing: bool) -> str:
+        if self.guard is None:
+            return ""
+        for path in paths:
+            try:
+                real = self.guard.resolve(path)
+            except ToolError:
+                continue
+            if writing and self.guard.is_protected(real):
+                return f"{path} is codive's own configuration"
+            if self.guard.is_secret(real):
+                return f"{path} may hold secrets"
+        return ""
+
+    def _matches(self, rule: Rule, tool: Tool, arguments: dict[str, Any], paths: list[str]) -> bool:
+        if not rule.covers_tool(tool.name):
+            return False
+        if rule.pattern is None or rule.pattern.strip() in ("", "*", "**"):
+            return True
+        if not paths:
+            return False
+        import pathspec
+
+        spec = pathspec.GitIgnoreSpec.from_lines([rule.pattern])
+        return any(spec.match_file(path) for path in paths)
+
+    def _what(self, tool: Tool, arguments: dict[str, Any]) -> str:
+        paths = tool.paths(arguments)
+        return paths[0] if paths else ""
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

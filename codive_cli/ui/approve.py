@@ -1,0 +1,74 @@
+"""Asking the person before a risky tool call: y once, a always, n no (with a reason)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+
+from rich.console import Console
+
+from codive_cli.tools.permissions import Approval, ApprovalRequest
+
+ReadLine = Callable[[str], str]
+
+
+def describe(request: ApprovalRequest) -> str:
+    """One line saying what the call would do."""
+    args = request.arguments
+    if request.tool == "bash":
+        return f"run: {args.get('command', '')}"
+    if "path" in args:
+        return f"{request.tool} {args['path']}"
+    return f"{request.tool} {json.dumps(args, ensure_ascii=False)[:200]}"
+
+
+class TerminalApprover:
+    """Asks on the terminal; pauses the live display (`pause`) while it does."""
+
+    def __init__(
+        self,
+        console: Console,
+        *,
+        read_line: ReadLine = input,
+        pause: Callable[[], object] | None = None,
+    ) -> None:
+        self.console = console
+        self.read_line = read_line
+        self.pause = pause
+
+    async def __call__(self, request: ApprovalRequest) -> Approval:
+        if self.pause is not None:
+            self.pause()
+        self.console.print(f"[bold yellow]?[/] codive wants to {describe(request)}", markup=True)
+        self.console.print(f"  [dim]({request.reason})[/]", markup=True)
+        while True:
+            try:
+                answer = await asyncio.to_thread(
+                    self.read_line, "  [y] yes  [a] always this session  [n] no (n: reason) > "
+                )
+            except EOFError:
+                return Approval(False, reason="no answer")
+            verdict = parse_answer(answer)
+            if verdict is not None:
+                return verdict
+            self.console.print("  please answer y, a or n", style="dim")
+
+
+def parse_answer(answer: str) -> Approval | None:
+    text = answer.strip()
+    head, _, rest = text.partition(" ")
+    head = head.lower().rstrip(":,")
+    if head in ("y", "yes"):
+        return Approval(True)
+    if head in ("a", "always"):
+        return Approval(True, always=True)
+    if head in ("n", "no"):
+        return Approval(False, reason=rest.strip())
+    return None
+
+
+def can_ask() -> bool:
+    """A person can be asked only when both stdin and stderr are a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty() and sys.stderr.isatty()

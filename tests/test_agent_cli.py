@@ -1,0 +1,202 @@
+"""`codive complete` as a process doing agent work against the scripted server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.scripted_server import ScriptedServer
+
+CODIVE = str(Path(sys.executable).parent / "codive")
+
+
+def workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    work = tmp_path / "work"
+    (work / ".git").mkdir(parents=True)
+    (work / "calc.py").write_bytes(b"def f():\r\n\treturn 1\r\n")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
+    }
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    env.update(ANTHROPIC_API_KEY="test-key", OPENAI_API_KEY="test-key", NO_COLOR="1")
+    return work, env
+
+
+def run(server: ScriptedServer, fmt: str, work: Path, env: dict[str, str], *args: str) -> Any:
+    base = server.base_url + ("/v1" if fmt == "openai" else "")
+    return subprocess.run(
+        [CODIVE, "complete", "-p", fmt, "--base-url", base, *args],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+
+
+EDIT_SCRIPT: list[dict[str, Any]] = [
+    {
+        "text": "Reading it.",
+        "tool_calls": [{"id": "c1", "name": "read_file", "arguments": {"path": "calc.py"}}],
+    },
+    {
+        "tool_calls": [
+            {
+                "id": "c2",
+                "name": "edit_file",
+                "arguments": {
+                    "path": "calc.py",
+                    "old_string": "    return 1",
+                    "new_string": "    return 2",
+                },
+            },
+            {"id": "c3", "name": "grep", "arguments": {"pattern": "return"}},
+        ]
+    },
+    {
+        "tool_calls": [
+            {
+                "id": "c4",
+                "name": "bash",
+                "arguments": {"command": "python3 -c 'import calc; print(calc.f() * 21)'"},
+            }
+        ]
+    },
+    {"text": "Done: f returns 2."},
+]
+
+
+def tool_results(request: dict[str, Any], fmt: str) -> list[tuple[str, str, bool]]:
+    """(call id, content, is_error) of the tool results the last message carried."""
+    messages = request["json"]["messages"]
+    if fmt == "anthropic":
+        blocks = messages[-1]["content"]
+        return [
+            (b["tool_use_id"], b["content"], b.get("is_error", False))
+            for b in blocks
+            if b["type"] == "tool_result"
+        ]
+    out: list[tuple[str, str, bool]] = []
+    for message in reversed(messages):
+        if message["role"] != "tool":
+            break
+        out.insert(
+            0, (message["tool_call_id"], message["content"], message["content"].startswith("Error"))
+        )
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["anthropic", "openai"])
+def test_reads_edits_and_runs_in_both_wire_formats(tmp_path: Path, fmt: str) -> None:
+    work, env = workspace(tmp_path)
+    with ScriptedServer(EDIT_SCRIPT) as server:
+        result = run(server, fmt, work, env, "-y", "--json", "make f return 2")
+        requests = server.model_requests
+    assert result.returncode == 0, result.stderr
+    # the edit matched despite tabs vs spaces, and kept the file's tab and CRLF
+    assert (work / "calc.py").read_bytes() == b"def f():\r\n\treturn 2\r\n"
+    out = json.loads(result.stdout)
+    assert out["content"] == "Done: f returns 2."
+    assert [c["name"] for c in out["tool_calls"]] == ["read_file", "edit_file", "grep", "bash"]
+    assert not any(c["is_error"] for c in out["tool_calls"]), out["tool_calls"]
+    assert len(requests) == 4
+    tools = requests[0]["json"]["tools"]
+    names = [t["name"] if fmt == "anthropic" else t["function"]["name"] for t in tools]
+    assert names == ["read_file", "write_file", "edit_file", "list_dir", "glob", "grep", "bash"]
+    [(call_id, content, error)] = tool_results(requests[1], fmt)
+    assert call_id == "c1" and "return 1" in content and not error
+    second = tool_results(requests[2], fmt)
+    assert [r[0] for r in second] == ["c2", "c3"]
+    assert "calc.py:2:" in second[1][1]
+    [(call_id, content, error)] = tool_results(requests[3], fmt)
+    assert call_id == "c4" and "42" in content and "exit code 0" in content
+
+
+@pytest.mark.parametrize("fmt", ["anthropic", "openai"])
+def test_read_only_mode_refuses_the_edit_and_tells_the_model(tmp_path: Path, fmt: str) -> None:
+    work, env = workspace(tmp_path)
+    script = [EDIT_SCRIPT[1], {"text": "I could not edit it."}]
+    with ScriptedServer(script) as server:
+        result = run(server, fmt, work, env, "--permission-mode", "read-only", "edit it")
+        requests = server.model_requests
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "I could not edit it.\n"
+    assert (work / "calc.py").read_bytes() == b"def f():\r\n\treturn 1\r\n"
+    refused, searched = tool_results(requests[1], fmt)
+    assert "permission denied" in refused[1] and (fmt == "openai" or refused[2])
+    assert "calc.py:2:" in searched[1]
+    assert "tool edit_file(calc.py): error" in result.stderr
+
+
+def test_no_terminal_means_edits_are_denied_in_ask_mode(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    with ScriptedServer([EDIT_SCRIPT[1], {"text": "ok"}]) as server:
+        result = run(server, "anthropic", work, env, "edit it")
+        requests = server.model_requests
+    assert result.returncode == 0
+    refused, _ = tool_results(requests[1], "anthropic")
+    assert "no terminal to ask" in refused[1]
+
+
+def test_max_steps_stops_cleanly(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    loop = {"tool_calls": [{"id": "x", "name": "list_dir", "arguments": {}}]}
+    with ScriptedServer([loop, loop, loop]) as server:
+        result = run(server, "anthropic", work, env, "--max-steps", "2", "--json", "loop")
+        assert len(server.model_requests) == 2
+    assert result.returncode == 0
+    out = json.loads(result.stdout)
+    assert out["stopped_by"] == "max_steps" and len(out["tool_calls"]) == 2
+    assert "stopped after 2 model calls" in result.stderr
+
+
+def test_outside_paths_are_refused_in_full_mode(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    (tmp_path / "secret.txt").write_text("top secret")
+    script: list[dict[str, Any]] = [
+        {
+            "tool_calls": [
+                {"id": "a", "name": "read_file", "arguments": {"path": "../secret.txt"}},
+                {
+                    "id": "b",
+                    "name": "read_file",
+                    "arguments": {"path": str(tmp_path / "secret.txt")},
+                },
+            ]
+        },
+        {"text": "ok"},
+    ]
+    with ScriptedServer(script) as server:
+        result = run(server, "anthropic", work, env, "-y", "read it")
+        first, second = tool_results(server.model_requests[1], "anthropic")
+    assert result.returncode == 0
+    for call in (first, second):
+        assert call[2] and "outside the workspace" in call[1] and "top secret" not in call[1]
+
+
+def test_project_instructions_join_the_system_prompt(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    (work / "AGENTS.md").write_text("Always run `make lint` after edits.")
+    with ScriptedServer([{"text": "ok"}]) as server:
+        run(server, "anthropic", work, env, "hi")
+        system = server.model_requests[0]["json"]["system"]
+    assert "Always run `make lint` after edits." in system
+    assert "read_file" in system
+
+
+def test_no_tools_sends_no_tool_definitions(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    with ScriptedServer([{"text": "ok"}]) as server:
+        result = run(server, "openai", work, env, "--no-tools", "hi")
+        body = server.model_requests[0]["json"]
+    assert result.returncode == 0 and "tools" not in body
