@@ -67,15 +67,21 @@ class RunResult:
 
 
 async def run_step(
-    provider: Provider, request: CompletionRequest, on_event: EventSink, *, stream: bool = True
+    provider: Provider,
+    request: CompletionRequest,
+    on_event: EventSink,
+    *,
+    stream: bool = True,
+    builder: ResponseBuilder | None = None,
 ) -> CompletionResponse:
-    """One model call. Every event reaches `on_event` before it is folded."""
+    """One model call. Every event reaches `on_event` before it is folded (into `builder`,
+    if given, so a caller can keep the partial text of an interrupted answer)."""
     if not stream:
         response = await provider.complete(request)
         for event in _events_of(response):
             on_event(event)
         return response
-    builder = ResponseBuilder()
+    builder = builder or ResponseBuilder()
     async for event in provider.stream(request):
         on_event(event)
         builder.feed(event)  # raises the ProviderError of a StreamError
@@ -108,6 +114,7 @@ class Agent:
         temperature: float | None = None,
         stream: bool = True,
         on_event: EventSink = lambda event: None,
+        on_message: Callable[[ChatMessage, bool], None] = lambda message, interrupted: None,
     ) -> None:
         self.provider = provider
         self.tools = {tool.name: tool for tool in tools}
@@ -119,27 +126,53 @@ class Agent:
         self.temperature = temperature
         self.stream = stream
         self.on_event = on_event
-        self.messages: list[ChatMessage] = [ChatMessage("system", system)] if system else []
+        self.on_message = on_message
+        self.messages: list[ChatMessage] = []
+        if system:
+            self.add(ChatMessage("system", system))
         self.usage = Usage()
+        self.last_input_tokens = 0  # the size of the context the model last saw
+
+    def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
+        """Append to the conversation (and tell `on_message`, which persists it)."""
+        self.messages.append(message)
+        self.on_message(message, interrupted)
+
+    def drop_tools(self, system: str | None) -> None:
+        """Go on without tools (the model cannot call them), with a system prompt saying so."""
+        self.tools = {}
+        if system and self.messages and self.messages[0].role == "system":
+            self.messages[0] = ChatMessage("system", system)
 
     async def run(self, prompt: str) -> RunResult:
         """Answer one user message, calling tools until the model stops or the limit hits."""
-        self.messages.append(ChatMessage("user", prompt))
+        self.add(ChatMessage("user", prompt))
         records: list[ToolRecord] = []
         usage = Usage()
         response: CompletionResponse | None = None
         for step in range(1, self.max_steps + 1):
-            response = await run_step(
-                self.provider, self._request(), self.on_event, stream=self.stream
-            )
+            response = await self._step()
             usage += response.usage
             self.usage += response.usage
-            self.messages.append(response.to_message())
+            self.last_input_tokens = response.usage.input_tokens + response.usage.cache_read_tokens
+            self.add(response.to_message())
             if not response.tool_calls:
                 return self._result(response, usage, records, step)
             records += await self._run_calls(response.tool_calls)
         assert response is not None
         return self._result(response, usage, records, self.max_steps, stopped_by="max_steps")
+
+    async def _step(self) -> CompletionResponse:
+        builder = ResponseBuilder()
+        try:
+            return await run_step(
+                self.provider, self._request(), self.on_event, stream=self.stream, builder=builder
+            )
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            partial = "".join(builder.text)
+            if partial:  # keep what the person already saw, marked as interrupted
+                self.add(ChatMessage("assistant", partial), interrupted=True)
+            raise
 
     def _request(self) -> CompletionRequest:
         return CompletionRequest(
@@ -199,7 +232,7 @@ class Agent:
             for call in calls:
                 result = results.get(call.id) or ToolResult("cancelled", is_error=True)
                 content = redact(result.content, self.context.secrets)
-                self.messages.append(
+                self.add(
                     ChatMessage("tool", content, tool_call_id=call.id, is_error=result.is_error)
                 )
         return [ToolRecord(call, results[call.id]) for call in calls]

@@ -126,6 +126,45 @@ def complete(
 
 
 @app.command()
+def chat(
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    permission_mode: Annotated[
+        PermissionMode | None,
+        typer.Option("--permission-mode", help="read-only, ask, accept-edits or full."),
+    ] = None,
+    continue_: Annotated[
+        bool, typer.Option("--continue", "-c", help="Continue the last session here.")
+    ] = False,
+    resume: Annotated[str | None, typer.Option("--resume", help="Resume a saved session.")] = None,
+) -> None:
+    """Chat with the agent in this folder (prompts from stdin when it is not a terminal).
+
+    Examples:
+
+      codive chat
+
+      codive chat --continue
+
+      codive chat --resume 20261127-101500-ab12
+    """
+    from codive_cli.commands import ChatOptions, chat_command
+
+    if continue_ and resume:
+        _fail("--continue and --resume exclude each other", "", 2, ValueError())
+    options = ChatOptions(
+        provider=provider,
+        model=model,
+        base_url=base_url,
+        permission_mode=permission_mode.value if permission_mode else None,
+        continue_last=continue_,
+        resume=resume,
+    )
+    _run(lambda: chat_command(options))
+
+
+@app.command()
 def models(
     provider: ProviderOpt = None,
     base_url: BaseUrlOpt = None,

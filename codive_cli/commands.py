@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,9 @@ async def _complete(
     provider.on_notice = reporter.note
     if provider.config.chosen_by == "default":
         reporter.note(
-            f"no API key found: the small local model ({provider.config.model}) is answering; "
-            "set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --provider, for a hosted model"
+            f"no API key found: the small local model ({provider.config.model}) is answering, "
+            "without tools; set ANTHROPIC_API_KEY or OPENAI_API_KEY, or pass --provider, "
+            "for a hosted model"
         )
     renderer: Renderer
     if options.json:
@@ -89,9 +91,19 @@ async def _complete(
         renderer = LiveRenderer(stdout)
     else:
         renderer = PlainRenderer(sys.stdout)
-    agent = build_agent(provider, options, settings, renderer, reporter)
+    live = isinstance(renderer, LiveRenderer)
+
+    def on_event(event: AgentEvent) -> None:
+        renderer.on_event(event)
+        if isinstance(event, ToolFinished) and not live:
+            reporter.tool(event.call, event.result)
+
+    agent = build_agent(
+        provider, options, settings, on_event=on_event, pause=renderer.pause, ask=not options.json
+    )
     async with provider:
         await reporter.while_starting(provider)
+        _fit_tools_to_model(agent, provider, options, reporter)
         try:
             result = await agent.run(prompt)
         finally:
@@ -102,12 +114,26 @@ async def _complete(
     return 0
 
 
+def _fit_tools_to_model(
+    agent: Agent, provider: Provider, options: CompleteOptions, reporter: Reporter
+) -> None:
+    """A model without tool calling runs without tools, and the person hears it once."""
+    if provider.supports_tools is not False or not agent.tools:
+        return
+    system = system_prompt(agent.context.root, []) if options.system is None else None
+    agent.drop_tools(system)
+    if provider.config.chosen_by != "default":  # the default's notice already says so
+        reporter.note(f"{provider.config.model} cannot call tools: answering without them")
+
+
 def build_agent(
     provider: Provider,
     options: CompleteOptions,
     settings: Settings,
-    renderer: Renderer,
-    reporter: Reporter,
+    *,
+    on_event: Callable[[AgentEvent], None],
+    pause: Callable[[], None],
+    ask: bool,
 ) -> Agent:
     """The agent for this run: workspace, tools, permission policy and approver."""
     root = Path.cwd().resolve()
@@ -117,15 +143,8 @@ def build_agent(
     policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard)  # type: ignore[arg-type]
     secrets = tuple(key for key in (provider.config.api_key,) if key)
     approver: Approver = deny_without_terminal
-    if can_ask() and not options.json:
-        approver = TerminalApprover(Console(stderr=True), pause=renderer.pause)
-    live = isinstance(renderer, LiveRenderer)
-
-    def on_event(event: AgentEvent) -> None:
-        renderer.on_event(event)
-        if isinstance(event, ToolFinished) and not live:
-            reporter.tool(event.call, event.result)
-
+    if can_ask() and ask:
+        approver = TerminalApprover(Console(stderr=True), pause=pause)
     return Agent(
         provider,
         tools,
@@ -374,3 +393,143 @@ def _stop_on_signals() -> None:
 
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+
+
+# --- chat -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ChatOptions:
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    permission_mode: str | None = None
+    continue_last: bool = False
+    resume: str | None = None
+
+
+def chat_command(options: ChatOptions) -> int:
+    settings, _ = load_settings()
+    config = resolve_provider(
+        settings, options.provider, model=options.model, base_url=options.base_url
+    )
+    provider = create_provider(config)
+    return asyncio.run(_chat(provider, options, settings))
+
+
+async def _chat(provider: Provider, options: ChatOptions, settings: Settings) -> int:
+    from codive_cli.chat import Chat
+    from codive_cli.session import SessionStore
+    from codive_cli.ui.repl import LineSource, TerminalSource, interactive
+
+    tty = interactive()
+    console = Console(highlight=False)
+    reporter = Reporter(Console(stderr=True, highlight=False))
+    provider.on_notice = reporter.note
+    store = SessionStore()
+    root = Path.cwd().resolve()
+    session = _open_session(store, root, options, provider)
+    current: list[Renderer] = []
+
+    def new_renderer() -> Renderer:
+        renderer: Renderer = LiveRenderer(console) if tty else PlainToolRenderer(reporter)
+        current[:] = [renderer]
+        return renderer
+
+    def pause() -> None:
+        for renderer in current:
+            renderer.pause()
+
+    run_options = CompleteOptions(prompt=None, permission_mode=options.permission_mode)
+    agent = build_agent(
+        provider, run_options, settings, on_event=lambda event: None, pause=pause, ask=True
+    )
+    if session.messages:
+        agent.messages = list(session.messages)
+        _replay(console, session, tty)
+    else:
+        for message in agent.messages:
+            session.append(message)
+
+    async def switch(name: str | None, model: str | None) -> Provider:
+        config = resolve_provider(
+            settings,
+            name or agent.provider.config.label,
+            model=model,
+            base_url=options.base_url if name is None else None,
+        )
+        fresh = create_provider(config)
+        fresh.on_notice = reporter.note
+        await reporter.while_starting(fresh)
+        await agent.provider.aclose()
+        return fresh
+
+    chat = Chat(agent, session, store, console, switch_provider=switch, new_renderer=new_renderer)
+    if tty:
+        chat.note(
+            f"codive {provider.config.display_name} / {provider.config.model or 'default'}"
+            f" · session {session.id} · /help for commands"
+        )
+    source = TerminalSource(root, _history_file()) if tty else LineSource()
+    try:
+        await reporter.while_starting(provider)
+        _fit_tools_to_model(agent, provider, run_options, reporter)
+        await chat.run(source)
+    finally:
+        await agent.provider.aclose()
+        chat.session.sync()
+        chat.session.close()
+    return 0
+
+
+def _open_session(store: Any, root: Path, options: ChatOptions, provider: Provider) -> Any:
+    if options.resume:
+        try:
+            return store.load(options.resume)
+        except KeyError as error:
+            raise ConfigError(
+                f"no saved session {options.resume!r}", hint="see /sessions"
+            ) from error
+    if options.continue_last:
+        session = store.latest(root)
+        if session is None:
+            raise ConfigError("no earlier session in this folder", hint="start one: codive chat")
+        return session
+    config = provider.config
+    return store.create(root, provider=config.display_name, model=config.model)
+
+
+def _replay(console: Console, session: Any, tty: bool) -> None:
+    """Show the conversation being continued."""
+    for warning in session.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for message in session.messages:
+        if message.role == "user":
+            console.print(f"› {message.content}", style="bold", markup=False, highlight=False)
+        elif message.role == "assistant" and message.content:
+            if tty:
+                from rich.markdown import Markdown
+
+                console.print(Markdown(message.content))
+            else:
+                console.print(message.content, markup=False, highlight=False)
+    console.print(f"[dim]· continuing session {session.id}[/]", highlight=False)
+
+
+def _history_file() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("codive", appauthor=False) / "history"
+
+
+class PlainToolRenderer(PlainRenderer):
+    """Plain answer text on stdout, one line per tool call on stderr."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__(sys.stdout)
+        self.reporter = reporter
+
+    def on_event(self, event: AgentEvent) -> None:
+        super().on_event(event)
+        if isinstance(event, ToolFinished):
+            self.reporter.tool(event.call, event.result)

@@ -30,12 +30,17 @@ How to work:
 """
 
 
+# Without tools (--no-tools, or a model that cannot call them) a short prompt serves better:
+# small local models lose their way in a long one.
+CHAT_ONLY = "You are codive, a helpful assistant for programmers. Answer clearly and concisely."
+
+
 def system_prompt(root: Path, tools: Sequence[Tool], extra: str | None = None) -> str:
-    parts = [BASE.format(root=root, system=platform.system() or "unknown")]
     if tools:
+        parts = [BASE.format(root=root, system=platform.system() or "unknown")]
         parts.append("Tools: " + ", ".join(tool.name for tool in tools) + ".")
     else:
-        parts.append("No tools are available in this session: answer from what you are given.")
+        parts = [CHAT_ONLY]
     notes = project_instructions(root)
     if notes:
         parts.append(f"Project instructions ({notes[0]}):\n{notes[1]}")

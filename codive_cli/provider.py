@@ -352,6 +352,8 @@ class Provider(abc.ABC):
         self.config = config
         self.on_notice: Callable[[str], None] | None = None
         self._noticed: set[str] = set()
+        # False when the model cannot call tools (known after `start`); None: assume it can.
+        self.supports_tools: bool | None = None
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Get ready before the first request (e.g. start a local server); idempotent."""

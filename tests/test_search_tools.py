@@ -341,6 +341,15 @@ async def test_grep_lookaround_works_on_both_backends(ctx: ToolContext, backend:
     assert result.metadata["backend"] == "python"
 
 
+async def test_timeout(ctx: ToolContext, backend: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(ctx.root, "a.txt", "x\n")
+    monkeypatch.setattr(search, "SEARCH_TIMEOUT", 0.0)
+    with pytest.raises(ToolError, match=r"grep timed out after 0s; narrow it"):
+        await grep(ctx, pattern="x")
+    with pytest.raises(ToolError, match=r"glob timed out after 0s"):
+        await glob(ctx, pattern="*")
+
+
 @needs_rg
 async def test_grep_reports_backend(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search, "USE_RIPGREP", True)

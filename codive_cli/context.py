@@ -1,0 +1,91 @@
+"""Keeping a conversation inside the model's context window: compaction into a summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from codive_cli.provider import ChatMessage, CompletionRequest, Provider, Usage, collect
+
+# Compact when the last request used this share of the context window.
+COMPACT_AT = 0.8
+KEEP_TURNS = 2  # the latest user turns kept verbatim (with their tool calls and results)
+TOOL_RESULT_CHARS = 2_000
+
+SUMMARY_INSTRUCTIONS = """\
+You summarise a coding session so that it can continue without the full transcript.
+Write a concise summary for the assistant that will carry on: the user's goals and
+requests, decisions made, files read or changed (with paths) and what changed, commands run
+and their outcomes, errors still open, and what was about to happen next. Keep exact names,
+paths, identifiers and numbers. Do not invent anything. Plain text, no preamble."""
+
+SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+
+
+@dataclass
+class Compaction:
+    messages: list[ChatMessage]  # the new conversation
+    summary: str
+    kept: int  # how many of the latest messages were kept verbatim
+    usage: Usage
+
+
+def needs_compaction(used_tokens: int, context_window: int | None) -> bool:
+    return bool(context_window) and used_tokens >= COMPACT_AT * (context_window or 0)
+
+
+def split(
+    messages: Sequence[ChatMessage], keep_turns: int = KEEP_TURNS
+) -> tuple[list[ChatMessage], list[ChatMessage], list[ChatMessage]]:
+    """(system messages, older messages to summarise, latest turns to keep).
+
+    Turns start at a user message, so a tool call is never separated from its result.
+    """
+    system = [m for m in messages if m.role == "system"]
+    rest = [m for m in messages if m.role != "system"]
+    starts = [i for i, m in enumerate(rest) if m.role == "user"]
+    if len(starts) <= keep_turns:
+        return system, [], rest
+    cut = starts[-keep_turns] if keep_turns else len(rest)
+    return system, rest[:cut], rest[cut:]
+
+
+def transcript(messages: Sequence[ChatMessage]) -> str:
+    """The conversation as plain text for the summariser."""
+    lines: list[str] = []
+    for message in messages:
+        if message.role == "tool":
+            text = message.content
+            if len(text) > TOOL_RESULT_CHARS:
+                text = text[:TOOL_RESULT_CHARS] + " [...]"
+            status = "error" if message.is_error else "result"
+            lines.append(f"[tool {status}] {text}")
+            continue
+        if message.content:
+            lines.append(f"{message.role}: {message.content}")
+        for call in message.tool_calls:
+            lines.append(f"[tool call] {call.name}({json.dumps(call.arguments)[:500]})")
+    return "\n\n".join(lines)
+
+
+async def compact(
+    provider: Provider, messages: Sequence[ChatMessage], keep_turns: int = KEEP_TURNS
+) -> Compaction | None:
+    """Summarise all but the latest turns with the model; None when there is nothing to do."""
+    system, older, recent = split(messages, keep_turns)
+    if not older:
+        return None
+    request = CompletionRequest(
+        [
+            ChatMessage("system", SUMMARY_INSTRUCTIONS),
+            ChatMessage("user", "Summarise this session:\n\n" + transcript(older)),
+        ],
+        max_tokens=2048,
+    )
+    response = await collect(provider.stream(request))
+    summary = response.content.strip()
+    # Two user messages in a row are fine: Anthropic's are merged by convert_messages, and
+    # Chat Completions accepts them.
+    new = [*system, ChatMessage("user", SUMMARY_PREFIX + summary), *recent]
+    return Compaction(new, summary, len(recent), response.usage)
