@@ -62,7 +62,7 @@ class RunResult:
     model: str
     tool_calls: list[ToolRecord] = field(default_factory=list)
     steps: int = 0
-    stopped_by: str | None = None  # "max_steps" when the loop was cut short
+    stopped_by: str | None = None  # "max_steps" or "max_cost" when the loop was cut short
     truncated_tool_calls: list[str] = field(default_factory=list)
 
 
@@ -110,6 +110,7 @@ class Agent:
         approver: Approver = deny_without_terminal,
         system: str | None = None,
         max_steps: int = 50,
+        max_cost: float | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
         stream: bool = True,
@@ -122,6 +123,7 @@ class Agent:
         self.policy = policy or Policy()
         self.approver = approver
         self.max_steps = max_steps
+        self.max_cost = max_cost
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.stream = stream
@@ -151,6 +153,8 @@ class Agent:
         usage = Usage()
         response: CompletionResponse | None = None
         for step in range(1, self.max_steps + 1):
+            if response is not None and self._over_budget(usage, response.usage):
+                return self._result(response, usage, records, step - 1, stopped_by="max_cost")
             response = await self._step()
             usage += response.usage
             self.usage += response.usage
@@ -161,6 +165,15 @@ class Agent:
             records += await self._run_calls(response.tool_calls)
         assert response is not None
         return self._result(response, usage, records, self.max_steps, stopped_by="max_steps")
+
+    def _over_budget(self, spent: Usage, last: Usage) -> bool:
+        """Whether another call like the last one would take the spend past --max-cost."""
+        if self.max_cost is None:
+            return False
+        info = self.provider.model_info()
+        if info is None or info.cost(spent) is None:
+            return False  # unpriced: cannot be capped (the CLI says so up front)
+        return (info.cost(spent) or 0) + (info.cost(last) or 0) > self.max_cost
 
     async def _step(self) -> CompletionResponse:
         builder = ResponseBuilder()

@@ -33,6 +33,7 @@ _state = {"debug": False}
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+    stream_json = "stream-json"
 
 
 class PermissionMode(StrEnum):
@@ -80,7 +81,7 @@ def complete(
     ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     output_format: Annotated[
-        OutputFormat, typer.Option("--output-format", help="text or json.")
+        OutputFormat, typer.Option("--output-format", help="text, json or stream-json.")
     ] = OutputFormat.text,
     no_tools: Annotated[bool, typer.Option("--no-tools", help="Answer without tools.")] = False,
     permission_mode: Annotated[
@@ -92,6 +93,9 @@ def complete(
     ] = False,
     max_steps: Annotated[
         int | None, typer.Option("--max-steps", min=1, help="Most model calls for this request.")
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", min=0, help="Stop before spending more (USD).")
     ] = None,
 ) -> None:
     """Answer one request and exit.
@@ -121,6 +125,8 @@ def complete(
         tools=not no_tools,
         permission_mode="full" if yes else (permission_mode.value if permission_mode else None),
         max_steps=max_steps,
+        stream_json=output_format == OutputFormat.stream_json,
+        max_cost=max_cost,
     )
     _run(lambda: complete_command(options))
 

@@ -31,7 +31,13 @@ from codive_cli.tools.base import ToolContext
 from codive_cli.tools.guard import WorkspaceGuard
 from codive_cli.tools.permissions import Approver, Policy, deny_without_terminal
 from codive_cli.ui.approve import TerminalApprover, can_ask
-from codive_cli.ui.render import LiveRenderer, PlainRenderer, Renderer, SilentRenderer
+from codive_cli.ui.render import (
+    JsonLinesRenderer,
+    LiveRenderer,
+    PlainRenderer,
+    Renderer,
+    SilentRenderer,
+)
 from codive_cli.ui.report import Reporter
 
 
@@ -46,7 +52,9 @@ class CompleteOptions:
     temperature: float | None = None
     stream: bool = True
     json: bool = False
+    stream_json: bool = False
     tools: bool = True
+    max_cost: float | None = None
     permission_mode: str | None = None
     max_steps: int | None = None
 
@@ -85,7 +93,9 @@ async def _complete(
             "for a hosted model"
         )
     renderer: Renderer
-    if options.json:
+    if options.stream_json:
+        renderer = JsonLinesRenderer(sys.stdout)
+    elif options.json:
         renderer = SilentRenderer()
     elif stdout.is_terminal:
         renderer = LiveRenderer(stdout)
@@ -98,9 +108,12 @@ async def _complete(
         if isinstance(event, ToolFinished) and not live:
             reporter.tool(event.call, event.result)
 
+    quiet = options.json or options.stream_json
     agent = build_agent(
-        provider, options, settings, on_event=on_event, pause=renderer.pause, ask=not options.json
+        provider, options, settings, on_event=on_event, pause=renderer.pause, ask=not quiet
     )
+    if options.max_cost is not None and provider.model_info() is None:
+        reporter.warn(f"{provider.config.model} has no known price: --max-cost cannot cap it")
     async with provider:
         await reporter.while_starting(provider)
         _fit_tools_to_model(agent, provider, options, reporter)
@@ -109,8 +122,11 @@ async def _complete(
         finally:
             renderer.close()
     reporter.outcome(result, provider.model_info(result.model or None))
-    if options.json:
-        sys.stdout.write(json.dumps(result_object(result, provider), ensure_ascii=False) + "\n")
+    if options.json or options.stream_json:
+        record = result_object(result, provider)
+        if options.stream_json:
+            record = {"type": "result", **record}
+        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
 
 
@@ -153,6 +169,7 @@ def build_agent(
         approver=approver,
         system=system_prompt(root, tools) if options.system is None else options.system,
         max_steps=options.max_steps or settings.agent.max_steps,
+        max_cost=options.max_cost,
         max_tokens=options.max_tokens,
         temperature=options.temperature,
         stream=options.stream,

@@ -200,3 +200,56 @@ def test_no_tools_sends_no_tool_definitions(tmp_path: Path) -> None:
         result = run(server, "openai", work, env, "--no-tools", "hi")
         body = server.model_requests[0]["json"]
     assert result.returncode == 0 and "tools" not in body
+
+
+def test_stream_json_lines_follow_the_run_and_end_with_the_json_result(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    script = EDIT_SCRIPT[:1] + EDIT_SCRIPT[3:]
+    with ScriptedServer(script + script) as server:
+        streamed = run(server, "anthropic", work, env, "--output-format", "stream-json", "go")
+        whole = run(server, "anthropic", work, env, "--json", "go")
+    assert streamed.returncode == 0, streamed.stderr
+    records = [json.loads(line) for line in streamed.stdout.splitlines()]
+    kinds = [r["type"] for r in records]
+    assert kinds[-1] == "result"
+    compact = [k for i, k in enumerate(kinds) if i == 0 or k != kinds[i - 1]]
+    assert compact == ["text", "usage", "tool_call", "tool_result", "text", "usage", "result"]
+    assert "".join(r["text"] for r in records[: kinds.index("usage")]) == "Reading it."
+    call = records[kinds.index("tool_call")]
+    assert (call["name"], call["arguments"]) == ("read_file", {"path": "calc.py"})
+    result = records[-1]
+    del result["type"]
+    assert result == json.loads(whole.stdout)
+
+
+def test_max_cost_stops_before_the_call_that_would_pass_it(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    costly = {"input_tokens": 1_000_000, "output_tokens": 0}  # $3 on Claude Sonnet 4
+    loop = {"tool_calls": [{"id": "x", "name": "list_dir", "arguments": {}}], "usage": costly}
+    with ScriptedServer([loop, loop, loop]) as server:
+        result = run(
+            server,
+            "anthropic",
+            work,
+            env,
+            "-m",
+            "claude-sonnet-4-20250514",
+            "--max-cost",
+            "5",
+            "--json",
+            "loop",
+        )
+        assert len(server.model_requests) == 1
+    out = json.loads(result.stdout)
+    assert result.returncode == 0 and out["stopped_by"] == "max_cost"
+    assert "would pass --max-cost" in result.stderr
+
+
+def test_max_cost_with_an_unpriced_model_says_it_cannot_cap(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    with ScriptedServer([{"text": "ok"}]) as server:
+        result = run(
+            server, "anthropic", work, env, "-m", "my-proxy-model", "--max-cost", "1", "hi"
+        )
+    assert result.returncode == 0
+    assert "cannot cap it" in result.stderr

@@ -52,6 +52,62 @@ class PlainRenderer:
         self.out.flush()
 
 
+class JsonLinesRenderer:
+    """`--output-format stream-json`: one JSON object per line, as things happen."""
+
+    def __init__(self, out: IO[str] | None = None) -> None:
+        self.out = out or sys.stdout
+
+    def emit(self, record: dict[str, object]) -> None:
+        import json
+
+        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.out.flush()
+
+    def on_event(self, event: AgentEvent) -> None:
+        match event:
+            case TextDelta(text=text):
+                self.emit({"type": "text", "text": text})
+            case ThinkingDelta(text=text) if text:
+                self.emit({"type": "thinking", "text": text})
+            case ToolStarted(call=call):
+                self.emit(
+                    {
+                        "type": "tool_call",
+                        "id": call.id,
+                        "name": call.name,
+                        "arguments": call.arguments,
+                    }
+                )
+            case ToolFinished(call=call, result=result):
+                self.emit(
+                    {
+                        "type": "tool_result",
+                        "id": call.id,
+                        "name": call.name,
+                        "result": result.content,
+                        "is_error": result.is_error,
+                    }
+                )
+            case Done(usage=usage, stop_reason=reason):
+                self.emit(
+                    {
+                        "type": "usage",
+                        "input_tokens": usage.input_tokens,
+                        "output_tokens": usage.output_tokens,
+                        "stop_reason": reason,
+                    }
+                )
+            case _:
+                pass
+
+    def pause(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class SilentRenderer:
     """Draws nothing (for --json, which prints once at the end)."""
 

@@ -49,6 +49,8 @@ class Reporter:
         self.console.print(plain(call, result), style="dim", markup=False, soft_wrap=True)
 
     def outcome(self, response: RunResult, info: ModelInfo | None) -> None:
+        if response.stopped_by == "max_cost":
+            self.warn("stopped: another model call would pass --max-cost")
         if response.stopped_by == "max_steps":
             self.warn(
                 f"stopped after {response.steps} model calls (--max-steps); "
