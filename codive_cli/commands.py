@@ -164,7 +164,7 @@ def build_agent(
     return Agent(
         provider,
         tools,
-        ToolContext(root, guard, secrets),
+        ToolContext(root, guard, secrets, allow_secrets=mode == "full"),
         policy=policy,
         approver=approver,
         system=system_prompt(root, tools) if options.system is None else options.system,

@@ -253,3 +253,17 @@ def test_max_cost_with_an_unpriced_model_says_it_cannot_cap(tmp_path: Path) -> N
         )
     assert result.returncode == 0
     assert "cannot cap it" in result.stderr
+
+
+def test_grep_leaves_secret_files_out_unless_full(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    (work / ".env").write_text("API_TOKEN=hunter2-very-secret\n")
+    (work / "settings.py").write_text("API_TOKEN = os.environ['API_TOKEN']\n")
+    grep = {"tool_calls": [{"id": "g", "name": "grep", "arguments": {"pattern": "API_TOKEN"}}]}
+    with ScriptedServer([grep, {"text": "ok"}, grep, {"text": "ok"}]) as server:
+        run(server, "anthropic", work, env, "--permission-mode", "accept-edits", "find it")
+        run(server, "anthropic", work, env, "-y", "find it")
+        [(_, guarded, _)] = tool_results(server.model_requests[1], "anthropic")
+        [(_, full, _)] = tool_results(server.model_requests[3], "anthropic")
+    assert "hunter2" not in guarded and "settings.py:1:" in guarded and ".env" in guarded
+    assert "hunter2" in full

@@ -37,6 +37,7 @@ class ToolContext:
     guard: Any  # codive_cli.tools.guard.WorkspaceGuard
     secrets: tuple[str, ...] = ()  # strings that must never appear in a result (API keys)
     progress: Any = None  # a running tool's partial output (bash sets it), for interruptions
+    allow_secrets: bool = False  # full mode: files that may hold secrets are searched too
 
 
 class Tool(abc.ABC):

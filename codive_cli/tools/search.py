@@ -978,7 +978,30 @@ class GrepTool(Tool):
             await _in_thread(
                 lambda b: _python_grep(rules, scope, regex, matcher, matches, b), budget
             )
-        return _grep_result(pattern, scope, matches, backend)
+        hidden = _drop_secrets(matches, scope, context)
+        result = _grep_result(pattern, scope, matches, backend)
+        if hidden:
+            result.content += (
+                f"\n[matches in {', '.join(hidden)} were left out: such files may hold "
+                "secrets; read_file one to ask the user for access]"
+            )
+        return result
+
+
+def _drop_secrets(matches: _Matches, scope: _Scope, context: ToolContext) -> list[str]:
+    """Leave out lines from files that may hold secrets unless the mode allows them."""
+    guard = context.guard
+    if context.allow_secrets or guard is None:
+        return []
+    hidden: dict[str, None] = {}
+    kept = []
+    for item in matches.items:
+        if guard.is_secret(Path(scope.root) / item[0]):
+            hidden[_display_path(item[0])] = None
+        else:
+            kept.append(item)
+    matches.items = kept
+    return list(hidden)
 
 
 def _grep_result(pattern: str, scope: _Scope, matches: _Matches, backend: str) -> ToolResult:
