@@ -1,0 +1,103 @@
+"""Where chat input comes from: a prompt-toolkit prompt on a terminal, or plain lines."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+COMMANDS = (
+    "/help",
+    "/model",
+    "/clear",
+    "/compact",
+    "/usage",
+    "/permissions",
+    "/sessions",
+    "/save",
+    "/exit",
+)
+
+
+class ChatCompleter(Completer):
+    """Slash commands at the start of the input; workspace paths after `@`."""
+
+    def __init__(self, root: Path) -> None:
+        self.paths = PathCompleter(get_paths=lambda: [str(root)], expanduser=False)
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        before = document.text_before_cursor
+        if before.startswith("/") and " " not in before:
+            for command in COMMANDS:
+                if command.startswith(before):
+                    yield Completion(command, start_position=-len(before))
+            return
+        word = before.split()[-1] if before.split() and not before.endswith(" ") else ""
+        if word.startswith("@"):
+            inner = Document(word[1:], len(word) - 1)
+            yield from self.paths.get_completions(inner, complete_event)
+
+
+def key_bindings() -> KeyBindings:
+    """Enter sends; Esc Enter, Alt-Enter or Ctrl-J insert a newline."""
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _send(event: KeyPressEvent) -> None:
+        event.current_buffer.validate_and_handle()
+
+    @bindings.add("escape", "enter")
+    @bindings.add("c-j")
+    def _newline(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+class TerminalSource:
+    """The interactive prompt: history across runs, completion, multi-line input."""
+
+    def __init__(self, root: Path, history_file: Path | None) -> None:
+        history: History = InMemoryHistory()
+        if history_file is not None:
+            history_file.parent.mkdir(parents=True, exist_ok=True)
+            history = FileHistory(str(history_file))
+        self.session: PromptSession[str] = PromptSession(
+            history=history,
+            completer=ChatCompleter(root),
+            complete_while_typing=True,
+            key_bindings=key_bindings(),
+            multiline=True,  # Enter is bound to send; pasted newlines stay in the text
+            prompt_continuation="  ",
+        )
+
+    async def read(self) -> str | None:
+        while True:
+            try:
+                return await self.session.prompt_async("› ")
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt clears the line
+            except EOFError:
+                return None
+
+
+class LineSource:
+    """Prompts from a pipe, one per line (`codive chat < prompts.txt`)."""
+
+    async def read(self) -> str | None:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        return line.rstrip("\n") if line else None
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"

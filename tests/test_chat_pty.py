@@ -1,0 +1,174 @@
+"""`codive chat` in a real pseudo-terminal, driven the way a person would."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pexpect
+
+from tests.scripted_server import ScriptedServer
+
+CODIVE = str(Path(sys.executable).parent / "codive")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
+
+
+def environment(tmp_path: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
+    }
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    env.update(ANTHROPIC_API_KEY="test-key", TERM="xterm-256color", COLUMNS="100", LINES="40")
+    env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # pexpect does not answer cursor-position requests
+    return env
+
+
+def workspace(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    (work / ".git").mkdir(parents=True)
+    (work / "app.py").write_text("def greet():\n    return 'hello'\n")
+    return work
+
+
+def spawn(server: ScriptedServer, work: Path, env: dict[str, str], *args: str) -> Any:
+    child = pexpect.spawn(
+        CODIVE,
+        ["chat", "-p", "anthropic", "--base-url", server.base_url, *args],
+        cwd=str(work),
+        env=env,
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 100),
+    )
+    child.expect("›")
+    return child
+
+
+def say(child: Any, text: str) -> None:
+    """Type a line and press Enter (a real Enter key sends CR; LF is Ctrl-J, a newline)."""
+    child.send(text + "\r")
+
+
+def screen(child: Any) -> str:
+    return ANSI.sub("", child.before or "")
+
+
+EDIT = {
+    "text": "I'll change the greeting.",
+    "tool_calls": [
+        {
+            "id": "e1",
+            "name": "edit_file",
+            "arguments": {
+                "path": "app.py",
+                "old_string": "return 'hello'",
+                "new_string": "return 'bonjour'",
+            },
+        }
+    ],
+}
+COMMAND = {"tool_calls": [{"id": "b1", "name": "bash", "arguments": {"command": "make deploy"}}]}
+
+
+def test_chat_streams_approves_denies_and_interrupts(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    script: list[dict[str, Any]] = [
+        {"text": "Hello! I can **help** with that.", "chunks": 6},
+        EDIT,
+        {"text": "Done: it now says bonjour."},
+        COMMAND,
+        {"text": "Understood, I will not deploy."},
+        {"text": "word " * 400, "chunks": 200, "chunk_delay": 0.05},
+        {"text": "Still here."},
+    ]
+    with ScriptedServer(script) as server:
+        child = spawn(server, work, env)
+        say(child, "hi there")
+        child.expect("with that")  # "help" is bold: escape codes in between
+        child.expect("›")
+
+        say(child, "make it say bonjour")
+        child.expect(r"\[y\] yes")
+        say(child, "y")
+        child.expect("bonjour")  # the diff
+        child.expect("Done: it now says bonjour")
+        child.expect("›")
+        assert "return 'bonjour'" in (work / "app.py").read_text()
+
+        say(child, "deploy it")
+        child.expect(r"\[y\] yes")
+        say(child, "n not today")
+        child.expect("will not deploy")
+        child.expect("›")
+
+        say(child, "write a lot")
+        child.expect("word word word")
+        child.sendintr()
+        child.expect("interrupted")
+        child.expect("›")
+
+        say(child, "are you there?")
+        child.expect("Still here")
+        child.expect("›")
+
+        say(child, "/usage")
+        child.expect("total:")
+        child.expect("›")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 0
+        requests = server.model_requests
+
+    refused = requests[4]["json"]["messages"][-1]["content"][0]
+    assert refused["is_error"] and "not today" in refused["content"]
+    last = requests[6]["json"]["messages"]
+    interrupted = [m for m in last if m["role"] == "assistant" and "word word" in str(m)]
+    assert interrupted, "the partial answer stays in the conversation"
+
+
+def test_continue_shows_the_earlier_conversation(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    with ScriptedServer([{"text": "The answer is 42."}, {"text": "You asked about 42."}]) as server:
+        child = spawn(server, work, env)
+        say(child, "what is the answer?")
+        child.expect("answer is 42")
+        child.expect("›")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+        child.close()
+
+        child = spawn(server, work, env, "--continue")
+        child.expect("continuing session")
+        assert "what is the answer?" in screen(child)
+        assert "The answer is 42." in screen(child)
+        say(child, "what did I ask?")
+        child.expect("You asked about 42")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)
+        second = server.model_requests[1]["json"]["messages"]
+    assert [m["role"] for m in second] == ["user", "assistant", "user"]
+
+
+def test_chat_reads_prompts_from_a_pipe(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    with ScriptedServer([{"text": "first answer"}, {"text": "second answer"}]) as server:
+        result = subprocess.run(
+            [CODIVE, "chat", "-p", "anthropic", "--base-url", server.base_url],
+            input="one\ntwo\n",
+            capture_output=True,
+            text=True,
+            cwd=work,
+            env=env,
+            timeout=30,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "first answer\nsecond answer\n"
+    assert "\x1b" not in result.stdout
