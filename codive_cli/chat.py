@@ -157,7 +157,7 @@ class Chat:
         if self.agent.messages and self.agent.messages[-1].role == "user":
             self.agent.messages.pop()
         self.note("the conversation no longer fits the model's context: compacting")
-        if await self.compact():
+        if await self.compact(keep_turns=1):
             try:
                 await self._answer(prompt)
                 return
@@ -173,10 +173,10 @@ class Chat:
             self.note(f"{self.agent.last_input_tokens:,} of {window:,} context tokens used")
             await self.compact()
 
-    async def compact(self) -> bool:
+    async def compact(self, keep_turns: int = ctx.KEEP_TURNS) -> bool:
         try:
             with self.console.status("summarising older turns…"):
-                done = await ctx.compact(self.agent.provider, self.agent.messages)
+                done = await ctx.compact(self.agent.provider, self.agent.messages, keep_turns)
         except CodiveError as error:
             self.error(error)
             return False
@@ -265,7 +265,7 @@ class Chat:
         self.note(f"new conversation ({self.session.id})")
 
     async def _compact_command(self, argument: str) -> None:
-        await self.compact()
+        await self.compact(keep_turns=1)
 
     async def _usage(self, argument: str) -> None:
         self.console.print(self.spend.describe(), markup=False, highlight=False)

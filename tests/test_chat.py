@@ -1,0 +1,183 @@
+"""The chat loop in-process: compaction, slash commands, usage, sessions."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from codive_cli.agent import Agent
+from codive_cli.chat import Chat
+from codive_cli.context import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
+from codive_cli.errors import ContextTooLong
+from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
+from codive_cli.providers.scripted import Reply, ScriptedProvider
+from codive_cli.session import SessionStore
+from codive_cli.tools.base import ToolContext
+from codive_cli.tools.guard import WorkspaceGuard
+from codive_cli.tools.permissions import Policy
+from codive_cli.ui.render import PlainRenderer
+
+
+class TinyWindow(ScriptedProvider):
+    """A scripted model with a 100-token context window and prices."""
+
+    def available_models(self) -> list[ModelInfo]:
+        return [ModelInfo("scripted-model", "Scripted", 100, 50, 1.0, 2.0, "scripted")]
+
+
+class Lines:
+    def __init__(self, *lines: str) -> None:
+        self.lines = list(lines)
+
+    async def read(self) -> str | None:
+        return self.lines.pop(0) if self.lines else None
+
+
+def build(tmp_path: Path, provider: ScriptedProvider) -> tuple[Chat, io.StringIO, SessionStore]:
+    (tmp_path / "work").mkdir()
+    root = (tmp_path / "work").resolve()
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None)
+    agent = Agent(
+        provider, [], ToolContext(root, WorkspaceGuard(root)), policy=Policy("ask"), system="sys"
+    )
+    store = SessionStore(tmp_path / "sessions")
+    session = store.create(root, provider="scripted", model="scripted-model")
+    for message in agent.messages:
+        session.append(message)
+
+    async def switch(name: str | None, model: str | None) -> Provider:
+        fresh = TinyWindow(
+            ProviderConfig("scripted", model=model or "other-model", label=name or "")
+        )
+        fresh.enqueue("from the new model")
+        return fresh
+
+    chat = Chat(
+        agent,
+        session,
+        store,
+        console,
+        switch_provider=switch,
+        new_renderer=lambda: PlainRenderer(io.StringIO()),
+    )
+    return chat, out, store
+
+
+def big(text: str, tokens: int) -> Reply:
+    return Reply(text, usage=Usage(tokens, 5))
+
+
+@pytest.fixture
+def provider() -> Iterator[TinyWindow]:
+    yield TinyWindow()
+
+
+async def test_nearing_the_window_compacts_before_the_next_turn(
+    tmp_path: Path, provider: TinyWindow
+) -> None:
+    chat, out, store = build(tmp_path, provider)
+    provider.enqueue(
+        big("one", 20), big("two", 30), big("three", 90), "SUMMARY: we said 1-3", "four"
+    )
+    await chat.run(Lines("first", "second", "third", "fourth"))
+    summary_request, fourth = provider.requests[3], provider.requests[4]
+    assert summary_request.messages[0].content == SUMMARY_INSTRUCTIONS
+    assert "user: first" in summary_request.messages[1].content
+    assert summary_request.tools == []
+    roles = [(m.role, m.content) for m in fourth.messages]
+    assert roles[0] == ("system", "sys")
+    assert roles[1] == ("user", SUMMARY_PREFIX + "SUMMARY: we said 1-3")
+    assert roles[2:] == [
+        ("user", "second"),
+        ("assistant", "two"),
+        ("user", "third"),
+        ("assistant", "three"),
+        ("user", "fourth"),
+    ]
+    assert "compacted" in out.getvalue()
+    reloaded = store.load(chat.session.id)
+    assert [(m.role, m.content) for m in reloaded.messages] == [*roles, ("assistant", "four")]
+
+
+async def test_context_too_long_compacts_once_and_retries(
+    tmp_path: Path, provider: TinyWindow
+) -> None:
+    chat, out, _ = build(tmp_path, provider)
+    provider.enqueue("a", "b", ContextTooLong("too long", max=100, actual=120), "SUM", "answer")
+    await chat.run(Lines("one", "two", "three"))
+    last = provider.requests[-1].messages
+    assert [m.content for m in last if m.role == "user"][-1] == "three"
+    assert last[1].content == SUMMARY_PREFIX + "SUM"
+    assert "no longer fits" in out.getvalue()
+    assert sum(1 for m in chat.agent.messages if m.content == "three") == 1
+
+
+async def test_usage_counts_summaries_and_unpriced_models(
+    tmp_path: Path, provider: TinyWindow
+) -> None:
+    chat, out, _ = build(tmp_path, provider)
+    provider.enqueue(big("a", 10), big("b", 10), "SUM")
+    await chat.run(Lines("one", "two", "/compact", "/usage"))
+    text = out.getvalue()
+    # 3 calls of the priced model: 10+10+10 in, 5+5+5 out at $1/$2 per million
+    assert "scripted-model: 30 in · 15 out · $0.0001" in text  # $0.00006, rounded
+    chat.spend.add("mystery", Usage(5, 5), None)
+    await chat.command("/usage")
+    assert "mystery: 5 in · 5 out · unpriced" in out.getvalue()
+
+
+async def test_model_switch_keeps_the_conversation(tmp_path: Path, provider: TinyWindow) -> None:
+    chat, out, _ = build(tmp_path, provider)
+    provider.enqueue("first answer")
+    await chat.run(Lines("hi", "/model bigger-model -p other", "again"))
+    assert chat.agent.provider is not provider
+    assert chat.agent.provider.config.model == "bigger-model"
+    sent = chat.agent.provider.requests[0].messages  # type: ignore[attr-defined]
+    assert [m.content for m in sent if m.role != "system"] == ["hi", "first answer", "again"]
+    assert "now using other / bigger-model" in out.getvalue()
+
+
+async def test_clear_sessions_save_permissions_and_exit(
+    tmp_path: Path, provider: TinyWindow
+) -> None:
+    chat, out, store = build(tmp_path, provider)
+    provider.enqueue("hello back", "fresh start")
+    first = chat.session.id
+    await chat.run(
+        Lines(
+            "hello",
+            "/clear",
+            "again",
+            "/sessions",
+            "/save notes.md",
+            "/permissions full",
+            "/nope",
+            "/exit",
+            "never read",
+        )
+    )
+    assert chat.session.id != first
+    assert [m.content for m in provider.requests[1].messages] == ["sys", "again"]
+    text = out.getvalue()
+    assert first in text and chat.session.id in text  # /sessions lists both
+    assert (tmp_path / "work" / "notes.md").read_text().startswith("**user**\n\nagain")
+    assert chat.agent.policy.mode == "full" and "mode full" in text
+    assert "unknown command /nope" in text
+    assert len(store.list(chat.root)) == 2
+
+
+async def test_at_mentions_attach_workspace_files(tmp_path: Path, provider: TinyWindow) -> None:
+    chat, out, _ = build(tmp_path, provider)
+    (chat.root / "notes.txt").write_text("remember the milk")
+    (tmp_path / "outside.txt").write_text("secret")
+    provider.enqueue("ok")
+    await chat.run(Lines("summarise @notes.txt and @../outside.txt and @missing.txt"))
+    sent = provider.requests[0].messages[-1].content
+    assert '<file path="notes.txt">\nremember the milk\n</file>' in sent
+    assert "secret" not in sent
+    assert "attached notes.txt" in out.getvalue()
