@@ -28,6 +28,7 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,7 @@ _ROLES = ("system", "user", "assistant", "tool")
 _HEADER_KEYS = frozenset({"type", "version", "id", "created", "workspace"})
 _OWN_KINDS = frozenset({"session", "message", "compact"})  # written by Session itself
 _RECORD_START = '{"type":'
+_BINARY = getattr(os, "O_BINARY", 0)  # Windows would translate newlines otherwise
 
 
 def default_root() -> Path:
@@ -189,9 +191,8 @@ def _add_usage(total: Usage, data: dict[str, Any]) -> Usage:
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _records(data: bytes, warnings: list[str]) -> list[tuple[int, Any]]:
+def _records(data: bytes, warnings: list[str]) -> Iterator[tuple[int, Any]]:
     """(line number, JSON value) for every record that can be read; warnings for the rest."""
-    records: list[tuple[int, Any]] = []
     lines = data.split(b"\n")  # only \n: U+2028 and friends may sit raw inside strings
     for number, raw in enumerate(lines, 1):
         if not raw.strip():
@@ -205,8 +206,8 @@ def _records(data: bytes, warnings: list[str]) -> list[tuple[int, Any]]:
         except UnicodeDecodeError:
             warnings.append(f"line {number}: not valid UTF-8{cut}, skipped")
             continue
-        records.extend((number, value) for value in _split_line(text, number, cut, warnings))
-    return records
+        for value in _split_line(text, number, cut, warnings):
+            yield number, value
 
 
 def _split_line(text: str, number: int, cut: str, warnings: list[str]) -> list[Any]:
@@ -455,10 +456,11 @@ class Session:
         if self._closed:
             raise ValueError(f"session {self.id} is closed")
         if self._fd is None:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
-            size = os.fstat(fd).st_size
-            # A torn last line (power loss) must not swallow the next record.
-            self._needs_newline = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | _BINARY)
+            size = os.lseek(fd, 0, os.SEEK_END)
+            if size:  # a torn last line (power loss) must not swallow the next record
+                os.lseek(fd, size - 1, os.SEEK_SET)
+                self._needs_newline = os.read(fd, 1) != b"\n"
             self._fd = fd
         return self._fd
 
@@ -522,7 +524,9 @@ class SessionStore:
             session_id = f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
             path = self.root / f"{session_id}.jsonl"
             try:
-                fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = os.open(
+                    path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL | _BINARY, 0o600
+                )
             except FileExistsError:
                 continue
             break
