@@ -183,10 +183,15 @@ def main() -> int:
         cases.append((f"tool {label}, ripgrep", tool_case(loop, call, True) if rg else None))
         cases.append((f"tool {label}, python", tool_case(loop, call, False)))
     if rg:
-        cases.append(("rg --files", command_case([rg, "--files", "--hidden"], root)))
-        cases.append((f"rg -n {NEEDLE}", command_case([rg, "-n", "--hidden", NEEDLE], root)))
+        # The tree is no git repository: --no-require-git makes rg read its .gitignore files.
+        plain = [rg, "--no-require-git", "--hidden"]
+        cases.append(("rg --files", command_case([*plain, "--files"], root)))
+        cases.append((f"rg -n {NEEDLE}", command_case([*plain, "-n", NEEDLE], root)))
         cases.append(
-            ("rg -n 'def \\w+_handler' (all)", command_case([rg, "-n", r"def \w+_handler"], root))
+            (
+                "rg -n 'def \\w+_handler' (all)",
+                command_case([*plain, "-n", r"def \w+_handler"], root),
+            )
         )
     grep_bin = shutil.which("grep")
     if grep_bin:

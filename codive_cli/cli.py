@@ -209,6 +209,24 @@ def serve(
     _run(lambda: serve_command(port, model_path))
 
 
+@app.command()
+def trust(
+    path: Annotated[str | None, typer.Argument(help="Folder (default: here).")] = None,
+    revoke: Annotated[bool, typer.Option("--revoke", help="Stop trusting it.")] = False,
+) -> None:
+    """Trust this folder's codive.toml (allow rules, modes, endpoints it names).
+
+    Examples:
+
+      codive trust
+
+      codive trust --revoke
+    """
+    from codive_cli.commands import trust_command
+
+    _run(lambda: trust_command(path, revoke=revoke))
+
+
 @config_app.command("show")
 def config_show() -> None:
     """Print the merged configuration (keys masked) and where it came from."""

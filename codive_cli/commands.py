@@ -19,6 +19,7 @@ from codive_cli.config import (
     config_files,
     load_settings,
     project_config_path,
+    read_config_file,
     resolve_provider,
     user_config_path,
 )
@@ -84,6 +85,7 @@ async def _complete(
     provider: Provider, options: CompleteOptions, prompt: str, settings: Settings
 ) -> int:
     reporter = Reporter(Console(stderr=True, highlight=False))
+    warn_untrusted(settings, reporter)
     stdout = Console(highlight=False)
     provider.on_notice = reporter.note
     if provider.config.chosen_by == "default":
@@ -442,6 +444,7 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     tty = interactive()
     console = Console(highlight=False)
     reporter = Reporter(Console(stderr=True, highlight=False))
+    warn_untrusted(settings, reporter)
     provider.on_notice = reporter.note
     store = SessionStore()
     root = Path.cwd().resolve()
@@ -550,3 +553,34 @@ class PlainToolRenderer(PlainRenderer):
         super().on_event(event)
         if isinstance(event, ToolFinished):
             self.reporter.tool(event.call, event.result)
+
+
+# --- trust ----------------------------------------------------------------------------------
+
+
+def trust_command(path: str | None, *, revoke: bool) -> int:
+    from codive_cli import trust
+
+    folder = Path(path or ".").expanduser().resolve()
+    if revoke:
+        removed = trust.revoke(folder)
+        sys.stdout.write(f"{'no longer trusted' if removed else 'was not trusted'}: {folder}\n")
+        return 0
+    config = project_config_path(folder) if folder.is_dir() else None
+    if config is None:
+        raise ConfigError(f"no codive.toml in {folder} or above it (up to the repository root)")
+    _, ignored = trust.restrict(read_config_file(config))
+    trust.trust(config)
+    sys.stdout.write(f"trusted: {config}\n")
+    if ignored:
+        sys.stdout.write("now in effect: " + ", ".join(ignored) + "\n")
+    return 0
+
+
+def warn_untrusted(settings: Settings, reporter: Reporter) -> None:
+    if settings.untrusted_keys:
+        reporter.warn(
+            "this folder's codive.toml is not trusted, so these keys are ignored: "
+            + ", ".join(settings.untrusted_keys)
+            + " (run `codive trust` to accept them)"
+        )

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -134,6 +134,12 @@ class Settings(BaseSettings, ConfigFile):
         use_attribute_docstrings=True,
     )
     _file_data: dict[str, Any] = {}
+    _untrusted: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def untrusted_keys(self) -> list[str]:
+        """Keys of an untrusted project file that were ignored (see codive_cli.trust)."""
+        return self._untrusted
 
     @classmethod
     def settings_customise_sources(
@@ -238,10 +244,17 @@ def load_settings(
     cwd: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> tuple[Settings, list[Path]]:
     """Read every layer and return the settings with the files they came from."""
-    files = config_files(cwd or Path.cwd(), os.environ)
+    cwd = cwd or Path.cwd()
+    files = config_files(cwd, os.environ)
     data: dict[str, Any] = {}
+    ignored: list[str] = []
     for path in files:
-        data = _merge(data, read_config_file(path))
+        layer = read_config_file(path)
+        if _is_untrusted_project_file(path, cwd):
+            from codive_cli.trust import restrict
+
+            layer, ignored = restrict(layer)
+        data = _merge(data, layer)
     Settings._file_data = data
     try:
         settings = Settings(**(overrides or {}))
@@ -259,7 +272,18 @@ def load_settings(
     finally:
         Settings._file_data = {}
     _fold_label_case(settings, data)
+    settings._untrusted = ignored
     return settings, files
+
+
+def _is_untrusted_project_file(path: Path, cwd: Path) -> bool:
+    """The project file found from the working directory, unless the person trusted it.
+    The user file and a CODIVE_CONFIG file are the person's own choice."""
+    if os.environ.get("CODIVE_CONFIG") or path == user_config_path():
+        return False
+    from codive_cli.trust import is_trusted
+
+    return not is_trusted(path)
 
 
 def _unparsable_variable(message: str) -> str:

@@ -54,6 +54,8 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     assert user_config_path() == user_file
     # As on a machine without the local extra (test_embedded.py covers the other case).
     monkeypatch.setattr("codive_cli.providers.embedded.is_available", lambda: False)
+    # Layering is tested here with trusted files; test_trust.py covers untrusted ones.
+    monkeypatch.setattr("codive_cli.config._is_untrusted_project_file", lambda path, cwd: False)
     return user_file
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -312,6 +313,18 @@ async def test_grep_bounded(
     assert result.metadata["more"] is True
 
 
+async def test_grep_stops_a_busy_ripgrep(
+    ctx: ToolContext, backend: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopping at the cap while rg still has megabytes to write neither hangs nor leaks."""
+    monkeypatch.setattr(search, "_UNSORTED_LIMIT", 100)  # the unsorted run is stopped too
+    for index in range(4):
+        write(ctx.root, f"big{index}.txt", ("hit " + "z" * 1000 + "\n") * 2000)
+    for _ in range(3):
+        result = await asyncio.wait_for(grep(ctx, pattern="hit"), 20)
+        assert result.metadata["more"] is True
+
+
 async def test_grep_bounded_by_size(ctx: ToolContext, backend: bool) -> None:
     write(ctx.root, "wide.txt", ("w" * 300 + "\n") * 300)
     result = await grep(ctx, pattern="w")
@@ -471,10 +484,16 @@ async def test_ripgrep_and_python_agree(
 
 
 @needs_rg
-async def test_parity_when_capped(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The first 500 matches are the same 500 on both backends."""
+@pytest.mark.parametrize("unsorted_limit", [10_000, 50], ids=["sorted-here", "sorted-by-rg"])
+async def test_parity_when_capped(
+    ctx: ToolContext, monkeypatch: pytest.MonkeyPatch, unsorted_limit: int
+) -> None:
+    """The first 500 matches are the same 500 on both backends, whether rg's parallel output
+    is sorted here or (with more matches than that limit) rg sorts them itself."""
     monkeypatch.delenv(search.NO_RIPGREP_ENV, raising=False)
+    monkeypatch.setattr(search, "_UNSORTED_LIMIT", unsorted_limit)
     make_tree(ctx.root, git=False)
-    with_rg, without = await run_both(ctx, monkeypatch, GrepTool, {"pattern": "line"})
-    assert with_rg == without
-    assert "there are more" in with_rg
+    for args in ({"pattern": "line"}, {"pattern": "line", "glob": "pkg[12]/**/*.py"}):
+        with_rg, without = await run_both(ctx, monkeypatch, GrepTool, args)
+        assert with_rg == without
+        assert "there are more" in with_rg

@@ -533,14 +533,23 @@ class _RgRun:
                     "narrow it with a more specific path or glob"
                 ) from None
         finally:
-            # Kill only a process we stopped reading from: signalling one that has ended
-            # would reap it behind asyncio's child watcher (which then reports exit 255).
-            if not finished and proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-            await asyncio.shield(proc.wait())
+            await asyncio.shield(self._finish(proc, kill=not finished))
             self.returncode = proc.returncode
             self.stderr = await errors
+
+    @staticmethod
+    async def _finish(proc: asyncio.subprocess.Process, *, kill: bool) -> None:
+        # Kill only a process we stopped reading from: signalling one that has ended
+        # would reap it behind asyncio's child watcher (which then reports exit 255).
+        if kill and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        # Read stdout to its end: wait() returns only once every pipe is closed, and a
+        # reader left with a full buffer stops reading, so it would never see the end.
+        assert proc.stdout is not None
+        while await proc.stdout.read(1 << 16):
+            pass
+        await proc.wait()
 
 
 async def _read_bounded(stream: asyncio.StreamReader, limit: int) -> bytes:
@@ -730,15 +739,17 @@ class _Matches:
     more: bool = False
 
     def add(self, rel: str, number: int, text: str) -> bool:
-        """Record a match; False once the limit is passed (stop searching)."""
+        """Record a match (its text cut to length); False once the limit is passed."""
         if len(self.items) >= self.limit:
             self.more = True
             return False
-        self.items.append((rel, number, text))
+        self.items.append((rel, number, _truncate_line(text)))
         return True
 
 
 _RG_MATCH = re.compile(rb"(\d+):")
+# Matches an unsorted (parallel) rg run may collect before a sorted run is needed instead.
+_UNSORTED_LIMIT = 2_000
 
 
 def _truncate_line(text: str) -> str:
@@ -847,33 +858,48 @@ async def _rg_grep(
         "--with-filename",
         "--null",
         "--crlf",
-        "--sort",
-        "path",
     ]
     if ignore_case:
         args.append("--ignore-case")
     args += ["--regexp", pattern]
 
-    def take(line: bytes) -> bool:
-        raw_path, sep, rest = line.partition(b"\0")
-        if not sep:
-            return True
-        found = _RG_MATCH.match(rest)
-        if found is None:
-            return True  # "binary file matches" and other notices
-        text = rest[found.end() :]
-        if text.endswith(b"\r"):
-            text = text[:-1]
-        rel = _rg_relative(raw_path)
-        return matches.add(rel, int(found.group(1)), text.decode("utf-8", "replace"))
+    def taker(into: _Matches) -> Callable[[bytes], bool]:
+        def take(line: bytes) -> bool:
+            raw_path, sep, rest = line.partition(b"\0")
+            if not sep:
+                return True
+            found = _RG_MATCH.match(rest)
+            if found is None:
+                return True  # "binary file matches" and other notices
+            text = rest[found.end() :]
+            if text.endswith(b"\r"):
+                text = text[:-1]
+            rel = _rg_relative(raw_path)
+            return into.add(rel, int(found.group(1)), text.decode("utf-8", "replace"))
 
-    async def search(paths: list[str]) -> None:
-        run = _RgRun(rg, [*args, "--", *paths], scope.root)
-        await run.run(take, budget)
+        return take
+
+    async def run_rg(extra: list[str], paths: list[str], into: _Matches) -> None:
+        run = _RgRun(rg, [*args, *extra, "--", *paths], scope.root)
+        await run.run(taker(into), budget)
         if run.returncode == 2:
             message = run.stderr.decode("utf-8", "replace").strip()
             if message.startswith("rg: regex parse error") or "in a regex" in message:
                 raise _RegexUnsupported(message.removeprefix("rg: "))
+
+    async def search(paths: list[str]) -> None:
+        # rg searches in parallel only when it need not sort. So: search unsorted and sort
+        # here; only when there are too many matches to hold, search again with rg's
+        # `--sort path` (one thread), which stops as soon as the cap is reached.
+        loose = _Matches(_UNSORTED_LIMIT)
+        await run_rg([], paths, loose)
+        if loose.more:
+            await run_rg(["--sort", "path"], paths, matches)
+            return
+        loose.items.sort(key=lambda item: (_sort_key(item[0]), item[1]))
+        for item in loose.items:
+            if not matches.add(*item):
+                return
 
     if matcher is None or not scope.is_dir:
         await search([scope.rel or "."])
@@ -1016,7 +1042,7 @@ def _grep_result(pattern: str, scope: _Scope, matches: _Matches, backend: str) -
     size = 0
     cut_by_size = False
     for rel, number, text in matches.items:
-        line = f"{_display_path(rel)}:{number}: {_truncate_line(text)}"
+        line = f"{_display_path(rel)}:{number}: {text}"
         if size + len(line) + 1 > _OUTPUT_BUDGET:
             cut_by_size = True
             break
