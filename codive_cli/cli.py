@@ -210,6 +210,25 @@ def serve(
 
 
 @app.command()
+def doctor(
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+) -> None:
+    """Check the provider: reachable, key, model, context size, streaming, tool calls.
+
+    Examples:
+
+      codive doctor
+
+      codive doctor -p local_llm --base-url http://127.0.0.1:11434 -m qwen2.5-coder
+    """
+    from codive_cli.commands import doctor_command
+
+    _run(lambda: doctor_command(provider, model, base_url))
+
+
+@app.command()
 def trust(
     path: Annotated[str | None, typer.Argument(help="Folder (default: here).")] = None,
     revoke: Annotated[bool, typer.Option("--revoke", help="Stop trusting it.")] = False,

@@ -584,3 +584,30 @@ def warn_untrusted(settings: Settings, reporter: Reporter) -> None:
             + ", ".join(settings.untrusted_keys)
             + " (run `codive trust` to accept them)"
         )
+
+
+# --- doctor ---------------------------------------------------------------------------------
+
+
+def doctor_command(name: str | None, model: str | None, base_url: str | None) -> int:
+    from codive_cli.doctor import Check, diagnose
+
+    console = Console(highlight=False)
+    settings, files = load_settings()
+    shown = ", ".join(str(f) for f in files) or "none"
+    console.print(f"config files: {shown}", markup=False)
+    warn_untrusted(settings, Reporter(Console(stderr=True, highlight=False)))
+    config = resolve_provider(settings, name, model=model, base_url=base_url)
+
+    def report(check: Check) -> None:
+        mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
+        console.print(f"{mark} [bold]{check.name}[/]: ", end="")
+        console.print(check.detail, markup=False, soft_wrap=True)
+        if check.fix:
+            console.print(f"    fix: {check.fix}", style="dim", markup=False, soft_wrap=True)
+
+    async def run() -> bool:
+        async with create_provider(config) as provider:
+            return await diagnose(provider, report)
+
+    return 0 if asyncio.run(run()) else 1
