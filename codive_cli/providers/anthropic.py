@@ -55,7 +55,8 @@ class AnthropicProvider(Provider):
 
     def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
         super().__init__(config)
-        self.model = config.model or DEFAULT_MODEL
+        config.model = config.model or DEFAULT_MODEL
+        self.model = config.model
         base = (config.base_url or DEFAULT_BASE_URL).rstrip("/").removesuffix("/v1")
         headers = {"anthropic-version": API_VERSION}
         if config.api_key:

@@ -59,7 +59,8 @@ class OpenAIChatProvider(Provider):
 
     def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
         super().__init__(config)
-        self.model = config.model or self.default_model
+        config.model = config.model or self.default_model
+        self.model = config.model
         headers = {}
         if config.api_key:
             headers["authorization"] = f"Bearer {config.api_key}"

@@ -110,7 +110,8 @@ class Policy:
         rules = [*self._allow, *self.session_allow]
         if any(self._matches(rule, tool, arguments, paths) for rule in rules):
             return Verdict("allow", "an allow rule matches")
-        return Verdict("ask", f"{tool.name} {self._what(tool, arguments)}")
+        what = "file edits need" if tool.kind == "edit" else f"{tool.name} needs"
+        return Verdict("ask", f"{what} approval in {self.mode} mode")
 
     def _decide_bash(self, command: str) -> Verdict:
         from codive_cli.tools import bash_rules
@@ -129,7 +130,7 @@ class Policy:
         reasons = {
             "allow": "allowed by the mode, a rule, or the read-only list",
             "deny": "a deny rule forbids this command",
-            "ask": f"run `{_shorten(command)}`",
+            "ask": f"`{_shorten(command)}` is not on the read-only list or allowed by a rule",
         }
         return Verdict(verdict, reasons[verdict])
 
@@ -178,9 +179,6 @@ class Policy:
         spec = pathspec.GitIgnoreSpec.from_lines([rule.pattern])
         return any(spec.match_file(path) for path in paths)
 
-    def _what(self, tool: Tool, arguments: dict[str, Any]) -> str:
-        paths = tool.paths(arguments)
-        return paths[0] if paths else ""
 
 
 def _shorten(text: str, limit: int = 120) -> str:

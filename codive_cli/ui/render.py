@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 from typing import IO, Protocol
 
-from rich.console import Console, Group, RenderableType
-from rich.live import Live
-from rich.spinner import Spinner
+from rich.console import Console
 from rich.text import Text
 
 from codive_cli.agent import AgentEvent, ToolFinished, ToolStarted
@@ -20,6 +18,7 @@ from codive_cli.provider import (
     ToolCallStart,
 )
 from codive_cli.ui import tools as tool_view
+from codive_cli.ui.stream import MarkdownStream
 
 
 class Renderer(Protocol):
@@ -122,78 +121,51 @@ class SilentRenderer:
 
 
 class LiveRenderer:
-    """Markdown that grows in a live region, with a spinner until the first token.
-
-    A tool call ends the current segment: its text stays printed above, the call is shown,
-    and the next text starts a new live region.
-    """
+    """A terminal: the answer streams as Markdown (finished blocks print once, only the tail
+    is redrawn), thinking collapses to one dim line, tool calls print between segments."""
 
     def __init__(self, console: Console, refresh_per_second: float = 12) -> None:
         self.console = console
         self.refresh_per_second = refresh_per_second
-        self._live: Live | None = None
-        self._text: list[str] = []
-        self._thinking: list[str] = []
-        self._pending: list[str] = []
-        self._start()
+        self._stream: MarkdownStream | None = None
+        self._thinking = 0  # words of reasoning seen in this segment
+        self._open()
 
-    def _start(self) -> None:
-        self._text, self._thinking, self._pending = [], [], []
-        self._live = Live(
-            console=self.console,
-            refresh_per_second=self.refresh_per_second,
-            transient=False,
-            vertical_overflow="visible",
-            get_renderable=self._view,
-        )
-        self._live.start()
+    def _open(self) -> MarkdownStream:
+        if self._stream is None:
+            self._stream = MarkdownStream(self.console, refresh_per_second=self.refresh_per_second)
+        return self._stream
 
     def on_event(self, event: AgentEvent) -> None:
         match event:
             case TextDelta(text=text):
-                self._ensure_live()
-                self._text.append(text)
+                self._flush_thinking()
+                self._open().feed(text)
             case ThinkingDelta(text=text):
-                self._ensure_live()
-                self._thinking.append(text)
-            case ToolCallStart(name=name):
-                self._ensure_live()
-                self._pending.append(name)
+                self._open()
+                self._thinking += len(text.split())
             case ToolStarted():
                 self.pause()
             case ToolFinished(call=call, result=result):
                 self.pause()
                 self.console.print(tool_view.rich_view(call, result))
-            case ToolCallDelta() | Done() | StreamError():
+            case ToolCallStart() | ToolCallDelta() | Done() | StreamError():
                 pass
 
-    def _ensure_live(self) -> None:
-        if self._live is None:
-            self._start()
-
-    def _view(self) -> RenderableType:
-        from rich.markdown import Markdown
-
-        parts: list[RenderableType] = []
-        thinking = "".join(self._thinking).strip()
-        if thinking and not self._text:
-            last = thinking.splitlines()[-1][-200:]
-            parts.append(Text(f"thinking: {last}", style="dim italic"))
-        if self._text:
-            parts.append(Markdown("".join(self._text)))
-        parts.extend(Text(f"⏺ {name}…", style="cyan") for name in self._pending)
-        if not self._text and not self._pending:
-            parts.append(Spinner("dots", text=Text("waiting for the model…", style="dim")))
-        return Group(*parts)
+    def _flush_thinking(self) -> None:
+        if self._thinking:
+            words, self._thinking = self._thinking, 0
+            if self._stream is not None:  # print above the live region, not inside it
+                self._stream.finish()
+                self._stream = None
+            self.console.print(Text(f"✻ thought for {words} words", style="dim italic"))
 
     def pause(self) -> None:
-        """Finish the current region (its text stays on screen) so others can print."""
-        if self._live is not None:
-            self._pending = []
-            if not self._text and not self._thinking:
-                self._live.transient = True  # only a spinner: leave nothing behind
-            self._live.stop()
-            self._live = None
+        """End the current segment (its text stays on screen) so others can print."""
+        self._flush_thinking()
+        if self._stream is not None:
+            self._stream.finish()
+            self._stream = None
 
     def close(self) -> None:
         self.pause()
