@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -116,8 +117,10 @@ async def _complete(
     )
     if options.max_cost is not None and provider.model_info() is None:
         reporter.warn(f"{provider.config.model} has no known price: --max-cost cannot cap it")
-    async with provider:
+    async with provider, contextlib.AsyncExitStack() as servers:
         await reporter.while_starting(provider)
+        if options.tools:
+            await attach_mcp(agent, settings, servers, reporter)
         _fit_tools_to_model(agent, provider, options, reporter)
         try:
             result = await agent.run(prompt)
@@ -130,6 +133,21 @@ async def _complete(
             record = {"type": "result", **record}
         sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
     return 0
+
+
+async def attach_mcp(
+    agent: Agent, settings: Settings, stack: contextlib.AsyncExitStack, reporter: Reporter
+) -> None:
+    """Start the configured MCP servers; their tools join the built-in ones."""
+    if not settings.mcp.servers:
+        return
+    from codive_cli.mcp import start_mcp_tools
+
+    tools = await reporter.while_waiting(
+        start_mcp_tools(settings.mcp.servers, stack, on_error=reporter.warn),
+        "starting MCP servers",
+    )
+    agent.tools.update({tool.name: tool for tool in tools})
 
 
 def _fit_tools_to_model(
@@ -429,6 +447,8 @@ class ChatOptions:
 
 def chat_command(options: ChatOptions) -> int:
     settings, _ = load_settings()
+    if settings.untrusted_keys and _ask_to_trust(settings):
+        settings, _ = load_settings()
     config = resolve_provider(
         settings, options.provider, model=options.model, base_url=options.base_url
     )
@@ -491,11 +511,14 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
             f" · session {session.id} · /help for commands"
         )
     source = TerminalSource(root, _history_file()) if tty else LineSource()
+    servers = contextlib.AsyncExitStack()
     try:
         await reporter.while_starting(provider)
+        await attach_mcp(agent, settings, servers, reporter)
         _fit_tools_to_model(agent, provider, run_options, reporter)
         await chat.run(source)
     finally:
+        await servers.aclose()
         await agent.provider.aclose()
         chat.session.sync()
         chat.session.close()
@@ -575,6 +598,29 @@ def trust_command(path: str | None, *, revoke: bool) -> int:
     if ignored:
         sys.stdout.write("now in effect: " + ", ".join(ignored) + "\n")
     return 0
+
+
+def _ask_to_trust(settings: Settings) -> bool:
+    """The one-time question in chat: show what the file would change, trust it on yes."""
+    from codive_cli import trust
+    from codive_cli.ui.repl import interactive
+
+    config = project_config_path(Path.cwd())
+    if config is None or not interactive():
+        return False
+    data = read_config_file(config)
+    console = Console(stderr=True, highlight=False)
+    console.print(f"[bold yellow]?[/] {config} is not trusted. Trusting it would apply:")
+    for key in settings.untrusted_keys:
+        value: Any = data
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        console.print(f"    {key} = {json.dumps(value)}", markup=False)
+    answer = input("  Trust this folder's codive.toml? [y/N] ").strip().lower()
+    if answer in ("y", "yes"):
+        trust.trust(config)
+        return True
+    return False
 
 
 def warn_untrusted(settings: Settings, reporter: Reporter) -> None:

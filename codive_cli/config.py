@@ -102,12 +102,36 @@ class AgentSettings(_Section):
     """Most model calls per request."""
 
 
+class McpServerSettings(_Section):
+    """`[mcp.servers.<name>]`: an MCP server whose tools join the built-in ones."""
+
+    command: str | None = None
+    """Program to start for a stdio server, e.g. "npx" or "uvx"."""
+    args: list[str] = Field(default_factory=list)
+    """Its arguments."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables for it."""
+    url: str | None = None
+    """Address of a streamable-HTTP server instead of a command."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """HTTP headers for a `url` server (e.g. Authorization)."""
+    timeout: float = Field(30.0, gt=0)
+    """Seconds to wait for it to start and for each call."""
+
+
+class McpSettings(_Section):
+    """`[mcp]`: Model Context Protocol servers."""
+
+    servers: dict[str, McpServerSettings] = Field(default_factory=dict)
+
+
 class ConfigFile(_Section):
     """The shape of one `codive.toml`."""
 
     provider: ProviderSettings = Field(default_factory=lambda: ProviderSettings())
     providers: dict[str, EndpointSettings] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
+    mcp: McpSettings = Field(default_factory=lambda: McpSettings())
 
 
 class _FileSource(PydanticBaseSettingsSource):

@@ -23,7 +23,12 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from codive_cli.config import AgentSettings, EndpointSettings, ProviderSettings
+from codive_cli.config import (
+    AgentSettings,
+    EndpointSettings,
+    McpServerSettings,
+    ProviderSettings,
+)
 
 DOC_PATH = Path(__file__).resolve().parent / "configuration.md"
 
@@ -197,6 +202,14 @@ SECTIONS: tuple[tuple[str, type[BaseModel], str], ...] = (
         AgentSettings,
         "What the agent may do without asking.",
     ),
+    (
+        "mcp.servers.<name>",
+        McpServerSettings,
+        "An MCP server started with the session (`command` for stdio, or `url` for streamable "
+        "HTTP); its tools join the built-in ones as `mcp__<name>__<tool>` and ask before they "
+        "run unless an allow rule names them. Only in a trusted folder when set by a project "
+        "file.",
+    ),
 )
 
 # Keys shown first in their table, whatever order the models declare them in.
@@ -257,7 +270,8 @@ def default_text(field: FieldInfo) -> str:
 
 def env_name(section: str, key: str) -> str:
     """`CODIVE_PROVIDER__MODEL`, `CODIVE_PROVIDERS__<LABEL>__MODEL`, ..."""
-    table = section.replace(".<label>", "__<LABEL>").upper()
+    table = section.replace(".<label>", "__<LABEL>").replace(".<name>", "__<NAME>")
+    table = table.replace(".", "__").upper()
     return f"CODIVE_{table}__{key.upper()}"
 
 

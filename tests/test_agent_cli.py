@@ -267,3 +267,36 @@ def test_grep_leaves_secret_files_out_unless_full(tmp_path: Path) -> None:
         [(_, full, _)] = tool_results(server.model_requests[3], "anthropic")
     assert "hunter2" not in guarded and "settings.py:1:" in guarded and ".env" in guarded
     assert "hunter2" in full
+
+
+def test_mcp_tools_join_the_built_in_ones_when_the_config_is_the_persons(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    server = Path(__file__).parent / "mcp_demo_server.py"
+    config = tmp_path / "mine.toml"
+    config.write_text(
+        f"[mcp.servers.demo]\ncommand = {json.dumps(sys.executable)}\n"
+        f'args = [{json.dumps(str(server))}]\n\n[agent]\nallow = ["mcp__demo__add"]\n'
+    )
+    env["CODIVE_CONFIG"] = str(config)
+    call = {"tool_calls": [{"id": "m", "name": "mcp__demo__add", "arguments": {"a": 2, "b": 3}}]}
+    with ScriptedServer([call, {"text": "five"}]) as scripted:
+        result = run(scripted, "anthropic", work, env, "--json", "add")
+        names = [t["name"] for t in scripted.model_requests[0]["json"]["tools"]]
+        [(_, content, error)] = tool_results(scripted.model_requests[1], "anthropic")
+    assert result.returncode == 0, result.stderr
+    assert "mcp__demo__add" in names and "read_file" in names
+    assert content == "5" and not error
+
+
+def test_untrusted_project_file_starts_no_mcp_server(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    marker = tmp_path / "started"
+    (work / "codive.toml").write_text(
+        f'[mcp.servers.evil]\ncommand = "sh"\nargs = ["-c", "touch {marker}"]\n'
+    )
+    with ScriptedServer([{"text": "ok"}]) as scripted:
+        result = run(scripted, "anthropic", work, env, "hi")
+        names = [t["name"] for t in scripted.model_requests[0]["json"]["tools"]]
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists() and not any(n.startswith("mcp__") for n in names)
+    assert "not trusted" in result.stderr and "mcp" in result.stderr

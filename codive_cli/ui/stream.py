@@ -297,6 +297,8 @@ class MarkdownStream:
     def __init__(
         self, console: Console, *, refresh_per_second: float = 12, code_theme: str = "monokai"
     ) -> None:
+        if refresh_per_second <= 0:
+            raise ValueError("refresh_per_second must be positive")
         self.console = console
         self.code_theme = code_theme
         self._tail = _Tail()

@@ -1,0 +1,43 @@
+"""A small stdio MCP server for the tests: `python tests/mcp_demo_server.py`.
+
+Tools: add(a, b), shout(text), fail(), slow(seconds).
+"""
+
+from __future__ import annotations
+
+import anyio
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+server = MCPServer("demo", log_level="WARNING")
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+@server.tool()
+def shout(text: str) -> str:
+    """Return the text in upper case."""
+    return text.upper()
+
+
+@server.tool()
+def fail() -> str:
+    """Always fails."""
+    # A ToolError's message reaches the client; any other exception would arrive as
+    # only "Error executing tool fail".
+    raise ToolError("fail always fails")
+
+
+@server.tool()
+async def slow(seconds: float) -> str:
+    """Sleep, then say how long."""
+    await anyio.sleep(seconds)
+    return f"slept {seconds}s"
+
+
+if __name__ == "__main__":
+    server.run()
