@@ -126,3 +126,52 @@ def test_guide_shows_the_tested_example() -> None:
 def test_create_provider_builds_the_builtins() -> None:
     for name in ("anthropic", "openai", "local_llm"):
         assert create_provider(ProviderConfig(name)).name == name
+
+
+def test_plugin_installed_with_pip_into_a_fresh_environment(tmp_path: Path) -> None:
+    """pip builds and installs the example package; codive finds it with no change."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            str(PLUGIN),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert install.returncode == 0, install.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODIVE_", "PYTHONPATH"))}
+    code = "import sys; from codive_cli.cli import main; sys.argv[0] = 'codive'; main()"
+    with ScriptedServer([{"text": "Installed and working."}]) as server:
+        result = subprocess.run(
+            [
+                str(python),
+                "-c",
+                code,
+                "complete",
+                "-p",
+                "my_local_llm",
+                "--base-url",
+                server.base_url,
+                "--no-tools",
+                "hi",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            cwd=tmp_path,
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Installed and working.\n"
