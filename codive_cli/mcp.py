@@ -174,7 +174,7 @@ class _Server:
         try:
             await asyncio.wait_for(self._ready.wait(), self.settings.timeout)
         except TimeoutError:
-            self._fail(f"did not start within {self.settings.timeout:g}s")
+            self._fail(f"did not start within {self.settings.timeout:g}s (its timeout setting)")
             self._abort()
             await self.stopped()
 
@@ -288,11 +288,13 @@ class _Server:
         """The end of what the server wrote to stderr (stdio servers), on one line."""
         if self._errlog is None or self._errlog.closed:
             return ""
+        # pread: the child shares the file offset, which must not move under it.
+        pread = getattr(os, "pread", None)  # not on Windows
+        if pread is None:
+            return ""
         try:
             fd = self._errlog.fileno()
-            size = os.fstat(fd).st_size
-            # pread: the child shares the file offset, which must not move under it.
-            data = os.pread(fd, _STDERR_TAIL, max(0, size - _STDERR_TAIL))
+            data: bytes = pread(fd, _STDERR_TAIL, max(0, os.fstat(fd).st_size - _STDERR_TAIL))
         except OSError:
             return ""
         lines = [line.strip() for line in data.decode("utf-8", "replace").splitlines()]

@@ -214,10 +214,10 @@ async def test_a_failing_tool_is_an_error_result(demo: Demo, tmp_path: Path) -> 
 @module_loop
 async def test_a_slow_call_times_out_and_the_session_goes_on(demo: Demo, tmp_path: Path) -> None:
     # The timeout is read at each call; the server started under the longer one.
-    demo.settings.timeout = 0.3
+    demo.settings.timeout = 0.2
     try:
         started = time.monotonic()
-        with pytest.raises(ToolError, match=r"mcp server demo: slow .*0\.3s \(timed out"):
+        with pytest.raises(ToolError, match=r"mcp server demo: slow .*0\.2s \(timed out"):
             await demo.tools["mcp__demo__slow"].run({"seconds": 5}, context(tmp_path))
         assert time.monotonic() - started < 2
     finally:
@@ -305,17 +305,66 @@ async def test_servers_start_together_fail_alone_and_stop_with_the_stack(
 
 
 @module_loop
+async def test_a_streamable_http_server_gets_the_headers(tmp_path: Path) -> None:
+    import uvicorn
+    from mcp.server.mcpserver import MCPServer
+    from starlette.types import Receive, Scope, Send
+
+    web = MCPServer("web", log_level="WARNING")
+
+    @web.tool()
+    def shout(text: str) -> str:
+        """Return the text in upper case."""
+        return text.upper()
+
+    app = web.streamable_http_app()
+    authorizations: set[bytes | None] = set()
+
+    async def recording(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/mcp":
+            authorizations.add(dict(scope["headers"]).get(b"authorization"))
+        await app(scope, receive, send)
+
+    config = uvicorn.Config(recording, host="127.0.0.1", port=0, log_level="warning")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        servers = {
+            "web": McpServerSettings(
+                url=f"http://127.0.0.1:{port}/mcp", headers={"Authorization": "Bearer t0ken"}
+            ),
+            "lost": McpServerSettings(url=f"http://127.0.0.1:{port}/nope"),
+        }
+        errors: list[str] = []
+        async with contextlib.AsyncExitStack() as stack:
+            tools = await start_mcp_tools(servers, stack, on_error=errors.append)
+            assert [tool.name for tool in tools] == ["mcp__web__shout"]
+            result = await tools[0].run({"text": "over http"}, context(tmp_path))
+            assert result.content == "OVER HTTP"
+        assert errors == [f"mcp server lost: Not Found (from http://127.0.0.1:{port}/nope)"]
+        assert authorizations == {b"Bearer t0ken"}
+    finally:
+        server.should_exit = True
+        await serving
+
+
+@module_loop
 async def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
     errors: list[str] = []
     # Reads its stdin to the end, so it exits as soon as the client lets go.
     mute = McpServerSettings(
-        command=sys.executable, args=["-c", "import sys; sys.stdin.read()"], timeout=0.3
+        command=sys.executable, args=["-c", "import sys; sys.stdin.read()"], timeout=0.2
     )
     started = time.monotonic()
     async with contextlib.AsyncExitStack() as stack:
         tools = await start_mcp_tools({"mute": mute}, stack, on_error=errors.append)
     assert tools == []
-    assert errors == ["mcp server mute: did not start within 0.3s"]
+    assert errors == ["mcp server mute: did not start within 0.2s (its timeout setting)"]
     assert time.monotonic() - started < 2
 
 

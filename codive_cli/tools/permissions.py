@@ -180,7 +180,6 @@ class Policy:
         return any(spec.match_file(path) for path in paths)
 
 
-
 def _shorten(text: str, limit: int = 120) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
