@@ -413,7 +413,7 @@ async def start_mcp_tools(
     tools: list[Tool] = []
     used: set[str] = set()
     for server in started:
-        if server.listed is None:
+        if server.listed is None or server.problem:
             on_error(f"mcp server {server.name}: {server.problem or 'did not start'}")
             continue
         for remote in server.listed:

@@ -62,7 +62,8 @@ def context(tmp_path: Path) -> ToolContext:
 
 
 # A stdio server without the SDK (so it starts at once): it answers the handshake and
-# lists one tool, `crash`, whose call makes it exit with a word on stderr.
+# lists its tools: `crash`, whose call makes it exit with a word on stderr, and two whose
+# names read the same once sanitized.
 FRAGILE = r"""
 import json, sys
 for line in sys.stdin:
@@ -75,7 +76,8 @@ for line in sys.stdin:
             "serverInfo": {"name": "fragile", "version": "0"},
         }
     elif method == "tools/list":
-        result = {"tools": [{"name": "crash", "inputSchema": {"type": "object"}}]}
+        names = ["crash", "odd.name", "odd_name"]
+        result = {"tools": [{"name": name, "inputSchema": {"type": "object"}} for name in names]}
     elif method == "tools/call":
         sys.stderr.write("fragile: giving up\n")
         sys.exit(1)
@@ -274,13 +276,12 @@ async def test_servers_start_together_fail_alone_and_stop_with_the_stack(
     assert len(started.errors) == 1
     assert started.errors[0].startswith("mcp server missing: could not start")
     assert "No such file" in started.errors[0]
-    assert sorted(started.tools) == [
-        "mcp__fragile__crash",
-        "mcp__one__add",
-        "mcp__one__fail",
-        "mcp__one__shout",
-        "mcp__one__slow",
-    ]
+    names = sorted(started.tools)
+    assert names[:2] == ["mcp__fragile__crash", "mcp__fragile__odd_name"]
+    assert names[2].startswith("mcp__fragile__odd_name_") and len(names[2]) == 31
+    assert names[3:] == ["mcp__one__add", "mcp__one__fail", "mcp__one__shout", "mcp__one__slow"]
+    assert started.tools[names[1]].remote == "odd.name"  # type: ignore[attr-defined]
+    assert started.tools[names[2]].remote == "odd_name"  # type: ignore[attr-defined]
     assert started.tools["mcp__fragile__crash"].description == "[MCP server fragile]"
     (one,) = demo_children("one")
     result = await started.tools["mcp__one__shout"].run({"text": "a"}, context(tmp_path))

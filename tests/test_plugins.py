@@ -134,6 +134,8 @@ def test_plugin_installed_with_pip_into_a_fresh_environment(tmp_path: Path) -> N
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
+    source = tmp_path / "plugin"  # build from a copy: pip leaves build/ beside the sources
+    shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     install = subprocess.run(
         [
             str(python),
@@ -144,7 +146,7 @@ def test_plugin_installed_with_pip_into_a_fresh_environment(tmp_path: Path) -> N
             "--no-deps",
             "--no-build-isolation",
             "--no-index",
-            str(PLUGIN),
+            str(source),
         ],
         capture_output=True,
         text=True,
