@@ -280,8 +280,10 @@ async def test_servers_start_together_fail_alone_and_stop_with_the_stack(
     assert names[:2] == ["mcp__fragile__crash", "mcp__fragile__odd_name"]
     assert names[2].startswith("mcp__fragile__odd_name_") and len(names[2]) == 31
     assert names[3:] == ["mcp__one__add", "mcp__one__fail", "mcp__one__shout", "mcp__one__slow"]
-    assert started.tools[names[1]].remote == "odd.name"  # type: ignore[attr-defined]
-    assert started.tools[names[2]].remote == "odd_name"  # type: ignore[attr-defined]
+    remotes = [tool.remote for tool in started.tools.values() if isinstance(tool, McpTool)]
+    assert sorted(remotes) == ["add", "crash", "fail", "odd.name", "odd_name", "shout", "slow"]
+    odd = started.tools[names[2]]
+    assert isinstance(odd, McpTool) and odd.remote == "odd_name"
     assert started.tools["mcp__fragile__crash"].description == "[MCP server fragile]"
     (one,) = demo_children("one")
     result = await started.tools["mcp__one__shout"].run({"text": "a"}, context(tmp_path))

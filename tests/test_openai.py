@@ -308,3 +308,48 @@ async def test_local_llm_lists_models_with_context_sizes() -> None:
     [model] = await provider.list_models()
     assert str(recorder.requests[0].url) == "http://h:8000/v1/models"
     assert (model.id, model.context_window, model.provider) == ("Qwen/Qwen2.5-7B", 32768, "vllm")
+
+
+async def test_local_server_context_sizes_and_small_context_warning() -> None:
+    models = {"object": "list", "data": [{"id": "qwen", "object": "model", "max_model_len": 8192}]}
+    recorder = Recorder(httpx.Response(200, json=models))
+    provider = make_provider("local_llm", recorder, api_key=None, model="qwen")
+    notices: list[str] = []
+    provider.on_notice = notices.append
+    await provider.start()
+    assert provider.model_info().context_window == 8192
+    assert len(notices) == 1 and "8,192-token context" in notices[0]
+
+
+async def test_ollama_context_comes_from_api_show() -> None:
+    models = {"object": "list", "data": [{"id": "qwen2.5-coder", "object": "model"}]}
+    show = json.loads(fixture_bytes("ollama/show.json"))
+    recorder = Recorder(httpx.Response(200, json=models), httpx.Response(200, json=show))
+    provider = make_provider(
+        "local_llm",
+        recorder,
+        api_key=None,
+        model="qwen2.5-coder",
+        base_url="http://127.0.0.1:11434",
+    )
+    await provider.start()
+    assert str(recorder.requests[1].url) == "http://127.0.0.1:11434/api/show"
+    assert provider.model_info().context_window == 32768  # the model's num_ctx
+
+
+async def test_ollama_without_num_ctx_gets_its_small_default_and_a_warning() -> None:
+    models = {"object": "list", "data": [{"id": "llama3", "object": "model"}]}
+    recorder = Recorder(httpx.Response(200, json=models), httpx.Response(200, json={}))
+    provider = make_provider(
+        "local_llm",
+        recorder,
+        api_key=None,
+        model="llama3",
+        label="ollama",
+        base_url="http://gpu-box:11434",
+    )
+    notices: list[str] = []
+    provider.on_notice = notices.append
+    await provider.start()
+    assert provider.model_info().context_window == 4096
+    assert "num_ctx" in notices[0]
