@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from codive_cli import text_tools
 from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
@@ -134,6 +135,9 @@ class Agent:
             self.add(ChatMessage("system", system))
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
+        # Tool calls as text in the reply (codive_cli.text_tools), for models without native
+        # tool calling; set with `tool_format = "text"` on the endpoint.
+        self.text_tools = provider.config.options.get("tool_format") == "text"
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
         """Append to the conversation (and tell `on_message`, which persists it)."""
@@ -159,7 +163,11 @@ class Agent:
             usage += response.usage
             self.usage += response.usage
             self.last_input_tokens = response.usage.input_tokens + response.usage.cache_read_tokens
-            self.add(response.to_message())
+            if self.text_tools and self.tools:
+                response = text_tools.adopt(response, first_id=len(self.messages))
+                self.add(ChatMessage("assistant", response.content))
+            else:
+                self.add(response.to_message())
             if not response.tool_calls:
                 return self._result(response, usage, records, step)
             records += await self._run_calls(response.tool_calls)
@@ -188,9 +196,15 @@ class Agent:
             raise
 
     def _request(self) -> CompletionRequest:
+        definitions = [tool.definition() for tool in self.tools.values()]
+        messages = list(self.messages)
+        if self.text_tools and definitions:
+            guide = ChatMessage("system", text_tools.instructions(definitions))
+            messages = [*messages[:1], guide, *messages[1:]] if messages else [guide]
+            definitions = []
         return CompletionRequest(
-            list(self.messages),
-            [tool.definition() for tool in self.tools.values()],
+            messages,
+            definitions,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
         )
@@ -242,13 +256,20 @@ class Agent:
                     results[call.id] = _interrupted(running.get(call.id))
             raise
         finally:
-            for call in calls:
-                result = results.get(call.id) or ToolResult("cancelled", is_error=True)
-                content = redact(result.content, self.context.secrets)
-                self.add(
-                    ChatMessage("tool", content, tool_call_id=call.id, is_error=result.is_error)
-                )
+            self._answer_calls(calls, results)
         return [ToolRecord(call, results[call.id]) for call in calls]
+
+    def _answer_calls(self, calls: Sequence[ToolCall], results: dict[str, ToolResult]) -> None:
+        """Every call gets its result in the conversation, in call order."""
+        answers = []
+        for call in calls:
+            result = results.get(call.id) or ToolResult("cancelled", is_error=True)
+            answers.append((call, redact(result.content, self.context.secrets), result.is_error))
+        if self.text_tools:
+            self.add(text_tools.results_message(answers))
+            return
+        for call, content, is_error in answers:
+            self.add(ChatMessage("tool", content, tool_call_id=call.id, is_error=is_error))
 
     async def _permit(self, call: ToolCall) -> ToolResult | None:
         """None when the call may run, else the error result the model gets instead."""

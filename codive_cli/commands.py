@@ -154,7 +154,7 @@ def _fit_tools_to_model(
     agent: Agent, provider: Provider, options: CompleteOptions, reporter: Reporter
 ) -> None:
     """A model without tool calling runs without tools, and the person hears it once."""
-    if provider.supports_tools is not False or not agent.tools:
+    if provider.supports_tools is not False or not agent.tools or agent.text_tools:
         return
     system = system_prompt(agent.context.root, []) if options.system is None else None
     agent.drop_tools(system)

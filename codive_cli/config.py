@@ -87,6 +87,9 @@ class EndpointSettings(_Endpoint):
     """embedded only: context size in tokens the server allocates (default 8192)."""
     threads: int | None = Field(None, gt=0)
     """embedded only: CPU threads for the server (default: llama.cpp's choice)."""
+    tool_format: Literal["native", "text"] | None = None
+    """How tools reach the model: "native" (the API's tool calling, default) or "text" (a
+    documented text format, for models or servers without tool calling)."""
 
 
 class AgentSettings(_Section):
@@ -422,7 +425,7 @@ def resolve_provider(
     )
 
 
-_OPTION_KEYS = ("model_path", "ctx_size", "threads")
+_OPTION_KEYS = ("model_path", "ctx_size", "threads", "tool_format")
 
 
 def _chosen_by(settings: Settings, flag: str | None, label: str) -> str:

@@ -267,7 +267,7 @@ class _Server:
             parameters = StdioServerParameters(
                 command=settings.command,
                 args=list(settings.args),
-                env={**os.environ, **settings.env},
+                env={**_environment(), **settings.env},
             )
             return await inner.enter_async_context(stdio_client(parameters, errlog=self._errlog))
         import httpx2
@@ -426,3 +426,11 @@ async def start_mcp_tools(
             used.add(name)
             tools.append(McpTool(server, remote, name))
     return tools
+
+
+def _environment() -> dict[str, str]:
+    """The environment for a stdio server, without the person's model API keys (a server
+    that needs a key of its own gets it from its `env` table)."""
+    from codive_cli.tools.bash import CREDENTIAL_VARIABLES
+
+    return {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
