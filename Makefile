@@ -35,6 +35,8 @@ check: lint typecheck test
 bench:
 	$(PYTHON) bench/startup.py
 	$(PYTHON) bench/embedded.py
+	$(PYTHON) bench/render.py
+	$(PYTHON) bench/search.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache
