@@ -172,3 +172,46 @@ def test_chat_reads_prompts_from_a_pipe(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "first answer\nsecond answer\n"
     assert "\x1b" not in result.stdout
+
+
+def test_chat_asks_once_before_trusting_a_project_file(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    (work / "codive.toml").write_text('[agent]\npermission_mode = "full"\nallow = ["bash(*)"]\n')
+    with ScriptedServer([{"text": "hello"}, {"text": "again"}]) as server:
+        child = pexpect.spawn(
+            CODIVE,
+            ["chat", "-p", "anthropic", "--base-url", server.base_url],
+            cwd=str(work),
+            env=env,
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(40, 100),
+        )
+        child.expect("is not trusted")
+        child.expect(r"Trust this folder's codive.toml\? \[y/N\]")
+        shown = screen(child)
+        assert 'agent.permission_mode = "full"' in shown and "agent.allow" in shown
+        say(child, "n")
+        child.expect("keys are ignored")
+        child.expect("›")
+        say(child, "/permissions")
+        child.expect("mode ask")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)
+
+        child = pexpect.spawn(
+            CODIVE,
+            ["chat", "-p", "anthropic", "--base-url", server.base_url],
+            cwd=str(work),
+            env=env,
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(40, 100),
+        )
+        child.expect(r"\[y/N\]")  # still untrusted: asked again
+        say(child, "y")
+        child.expect("›")
+        say(child, "/permissions")
+        child.expect("mode full")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)
