@@ -412,3 +412,21 @@ def test_no_servers_is_quick_and_imports_no_sdk() -> None:
         "assert not [m for m in sys.modules if m == 'mcp' or m.startswith(('mcp.', 'mcp_types'))]\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+
+
+async def test_a_third_party_server_from_pypi() -> None:
+    """mcp-server-time, installed from PyPI by `make install`, used as published."""
+    errors: list[str] = []
+    async with contextlib.AsyncExitStack() as stack:
+        tools = await start_mcp_tools(
+            {"time": McpServerSettings(command=sys.executable, args=["-m", "mcp_server_time"])},
+            stack,
+            on_error=errors.append,
+        )
+        by_name = {tool.name: tool for tool in tools}
+        assert errors == []
+        assert "mcp__time__get_current_time" in by_name
+        result = await by_name["mcp__time__get_current_time"].run(
+            {"timezone": "UTC"}, ToolContext(Path.cwd(), guard=None)
+        )
+    assert not result.is_error and "UTC" in result.content
