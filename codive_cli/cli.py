@@ -24,7 +24,11 @@ app = typer.Typer(
     add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-config_app = typer.Typer(help="Show, locate or create codive.toml.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Show, locate or create codive.toml.\n\nExamples:\n\n  codive config init\n\n"
+    "  codive config show\n\n  codive config path",
+    no_args_is_help=True,
+)
 app.add_typer(config_app, name="config")
 
 _state = {"debug": False}
