@@ -114,7 +114,7 @@ def complete(
 
       codive complete "fix the lint errors" --yes --max-steps 20 --json > run.json
     """
-    from codive_cli.commands import CompleteOptions, complete_command
+    from codive_cli.commands.run import CompleteOptions, complete_command
 
     options = CompleteOptions(
         prompt=prompt,
@@ -159,7 +159,7 @@ def chat(
 
       codive chat --resume 20261127-101500-ab12
     """
-    from codive_cli.commands import ChatOptions, chat_command
+    from codive_cli.commands.chat import ChatOptions, chat_command
 
     if continue_ and resume:
         _fail("--continue and --resume exclude each other", "", 2, ValueError())
@@ -188,7 +188,7 @@ def models(
 
       codive models -p local_llm --base-url http://127.0.0.1:8080 --json
     """
-    from codive_cli.commands import models_command
+    from codive_cli.commands.manage import models_command
 
     _run(lambda: models_command(provider, base_url, as_json=json_))
 
@@ -208,7 +208,7 @@ def serve(
 
       codive complete -p local_llm --base-url http://127.0.0.1:8080 "hi"
     """
-    from codive_cli.commands import serve_command
+    from codive_cli.commands.manage import serve_command
 
     _run(lambda: serve_command(port, model_path))
 
@@ -227,7 +227,7 @@ def doctor(
 
       codive doctor -p local_llm --base-url http://127.0.0.1:11434 -m qwen2.5-coder
     """
-    from codive_cli.commands import doctor_command
+    from codive_cli.commands.manage import doctor_command
 
     _run(lambda: doctor_command(provider, model, base_url))
 
@@ -245,7 +245,7 @@ def trust(
 
       codive trust --revoke
     """
-    from codive_cli.commands import trust_command
+    from codive_cli.commands.manage import trust_command
 
     _run(lambda: trust_command(path, revoke=revoke))
 
@@ -253,7 +253,7 @@ def trust(
 @config_app.command("show")
 def config_show() -> None:
     """Print the merged configuration (keys masked) and where it came from."""
-    from codive_cli.commands import config_show_command
+    from codive_cli.commands.manage import config_show_command
 
     _run(config_show_command)
 
@@ -261,7 +261,7 @@ def config_show() -> None:
 @config_app.command("path")
 def config_path() -> None:
     """Print the configuration files codive reads, in order of precedence."""
-    from codive_cli.commands import config_path_command
+    from codive_cli.commands.manage import config_path_command
 
     _run(config_path_command)
 
@@ -272,7 +272,7 @@ def config_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter codive.toml here (or to the user config dir)."""
-    from codive_cli.commands import config_init_command
+    from codive_cli.commands.manage import config_init_command
 
     _run(lambda: config_init_command(user=user, force=force))
 

@@ -1,0 +1,6 @@
+"""What each command does, once the CLI has parsed its flags.
+
+run.py      complete: one request through the agent loop (and what chat shares)
+chat.py     chat: the REPL wired to settings, provider, agent and session
+manage.py   models, config, serve, trust, doctor
+"""

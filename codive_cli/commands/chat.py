@@ -1,0 +1,206 @@
+"""`codive chat`: wiring the REPL to settings, provider, agent and session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from codive_cli.agent import AgentEvent, ToolFinished
+from codive_cli.commands.run import (
+    CompleteOptions,
+    attach_mcp,
+    build_agent,
+    fit_tools_to_model,
+    warn_untrusted,
+)
+from codive_cli.config import (
+    Settings,
+    load_settings,
+    project_config_path,
+    read_config_file,
+    resolve_provider,
+)
+from codive_cli.errors import ConfigError
+from codive_cli.provider import Provider
+from codive_cli.providers import create_provider
+from codive_cli.ui.render import (
+    LiveRenderer,
+    PlainRenderer,
+    Renderer,
+)
+from codive_cli.ui.report import Reporter
+
+# --- chat -----------------------------------------------------------------------------------
+
+
+@dataclass
+class ChatOptions:
+    provider: str | None = None
+    model: str | None = None
+    base_url: str | None = None
+    permission_mode: str | None = None
+    continue_last: bool = False
+    resume: str | None = None
+
+
+def chat_command(options: ChatOptions) -> int:
+    settings, _ = load_settings()
+    if settings.untrusted_keys and _ask_to_trust(settings):
+        settings, _ = load_settings()
+    config = resolve_provider(
+        settings, options.provider, model=options.model, base_url=options.base_url
+    )
+    provider = create_provider(config)
+    return asyncio.run(_chat(provider, options, settings))
+
+
+async def _chat(provider: Provider, options: ChatOptions, settings: Settings) -> int:
+    from codive_cli.chat import Chat
+    from codive_cli.session import SessionStore
+    from codive_cli.ui.repl import LineSource, TerminalSource, interactive
+
+    tty = interactive()
+    console = Console(highlight=False)
+    reporter = Reporter(Console(stderr=True, highlight=False))
+    warn_untrusted(settings, reporter)
+    provider.on_notice = reporter.note
+    store = SessionStore()
+    root = Path.cwd().resolve()
+    session = _open_session(store, root, options, provider)
+    current: list[Renderer] = []
+
+    def new_renderer() -> Renderer:
+        renderer: Renderer = LiveRenderer(console) if tty else PlainToolRenderer(reporter)
+        current[:] = [renderer]
+        return renderer
+
+    def pause() -> None:
+        for renderer in current:
+            renderer.pause()
+
+    run_options = CompleteOptions(prompt=None, permission_mode=options.permission_mode)
+    agent = build_agent(
+        provider, run_options, settings, on_event=lambda event: None, pause=pause, ask=True
+    )
+    if session.messages:
+        agent.messages = list(session.messages)
+        _replay(console, session, tty)
+    else:
+        for message in agent.messages:
+            session.append(message)
+
+    async def switch(name: str | None, model: str | None) -> Provider:
+        config = resolve_provider(
+            settings,
+            name or agent.provider.config.label,
+            model=model,
+            base_url=options.base_url if name is None else None,
+        )
+        fresh = create_provider(config)
+        fresh.on_notice = reporter.note
+        await reporter.while_starting(fresh)
+        await agent.provider.aclose()
+        return fresh
+
+    chat = Chat(agent, session, store, console, switch_provider=switch, new_renderer=new_renderer)
+    if tty:
+        chat.note(
+            f"codive {provider.config.display_name} / {provider.config.model or 'default'}"
+            f" · session {session.id} · /help for commands"
+        )
+    source = TerminalSource(root, _history_file()) if tty else LineSource()
+    servers = contextlib.AsyncExitStack()
+    try:
+        await reporter.while_starting(provider)
+        await attach_mcp(agent, settings, servers, reporter)
+        fit_tools_to_model(agent, provider, run_options, reporter)
+        await chat.run(source)
+    finally:
+        await servers.aclose()
+        await agent.provider.aclose()
+        chat.session.sync()
+        chat.session.close()
+    return 0
+
+
+def _open_session(store: Any, root: Path, options: ChatOptions, provider: Provider) -> Any:
+    if options.resume:
+        try:
+            return store.load(options.resume)
+        except KeyError as error:
+            raise ConfigError(
+                f"no saved session {options.resume!r}", hint="see /sessions"
+            ) from error
+    if options.continue_last:
+        session = store.latest(root)
+        if session is None:
+            raise ConfigError("no earlier session in this folder", hint="start one: codive chat")
+        return session
+    config = provider.config
+    return store.create(root, provider=config.display_name, model=config.model)
+
+
+def _replay(console: Console, session: Any, tty: bool) -> None:
+    """Show the conversation being continued."""
+    for warning in session.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    for message in session.messages:
+        if message.role == "user":
+            console.print(f"› {message.content}", style="bold", markup=False, highlight=False)
+        elif message.role == "assistant" and message.content:
+            if tty:
+                from rich.markdown import Markdown
+
+                console.print(Markdown(message.content))
+            else:
+                console.print(message.content, markup=False, highlight=False)
+    console.print(f"[dim]· continuing session {session.id}[/]", highlight=False)
+
+
+def _history_file() -> Path:
+    from platformdirs import user_data_path
+
+    return user_data_path("codive", appauthor=False) / "history"
+
+
+class PlainToolRenderer(PlainRenderer):
+    """Plain answer text on stdout, one line per tool call on stderr."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__(sys.stdout)
+        self.reporter = reporter
+
+    def on_event(self, event: AgentEvent) -> None:
+        super().on_event(event)
+        if isinstance(event, ToolFinished):
+            self.reporter.tool(event.call, event.result)
+
+
+def _ask_to_trust(settings: Settings) -> bool:
+    """The one-time question in chat: show what the file would change, trust it on yes."""
+    from codive_cli import trust
+    from codive_cli.ui.repl import interactive
+
+    config = project_config_path(Path.cwd())
+    if config is None or not interactive():
+        return False
+    data = read_config_file(config)
+    console = Console(stderr=True, highlight=False)
+    console.print(f"[bold yellow]?[/] {config} is not trusted. Trusting it would apply:")
+    for key in settings.untrusted_keys:
+        value: Any = data
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        console.print(f"    {key} = {json.dumps(value)}", markup=False)
+    answer = input("  Trust this folder's codive.toml? [y/N] ").strip().lower()
+    if answer in ("y", "yes"):
+        trust.trust(config)
+        return True
+    return False
