@@ -22,6 +22,7 @@ from codive_cli.errors import CodiveError, ContextTooLong
 from codive_cli.provider import ChatMessage, ModelInfo, Provider, Usage
 from codive_cli.session import Session, SessionStore
 from codive_cli.tools.permissions import MODES
+from codive_cli.ui.report import usage_line
 
 HELP = """\
 Commands:
@@ -97,6 +98,7 @@ class Chat:
         self.new_renderer = new_renderer
         self.spend = Spend()
         self.root = agent.context.root
+        self.show_usage = console.is_terminal  # a line after each turn, for a person watching
         agent.on_message = self._persist
 
     def _persist(self, message: ChatMessage, interrupted: bool) -> None:
@@ -145,8 +147,11 @@ class Chat:
         finally:
             renderer.close()  # type: ignore[attr-defined]
         info = self.agent.provider.model_info(result.model or None)
-        self.spend.add(result.model or self.agent.provider.config.model, result.usage, info)
+        model = result.model or self.agent.provider.config.model
+        self.spend.add(model, result.usage, info)
         self.session.record("usage", model=result.model, **vars(result.usage))
+        if self.show_usage:
+            self.note(usage_line(result.usage, model, info))
         if result.stopped_by == "max_steps":
             self.note(f"stopped after {result.steps} model calls (max_steps)")
         if result.stop_reason == "max_tokens":
