@@ -92,7 +92,7 @@ def test_chat_streams_approves_denies_and_interrupts(tmp_path: Path) -> None:
         child = spawn(server, work, env)
         say(child, "hi there")
         child.expect("with that")  # "help" is bold: escape codes in between
-        child.expect(r"claude-sonnet-5-5 · \d+ in · \d+ out · \$")  # usage after the turn
+        child.expect(r"claude-sonnet-5-5 · [\d,]+ in · [\d,]+ out · \$")  # usage after the turn
         child.expect("›")
 
         say(child, "make it say bonjour")
