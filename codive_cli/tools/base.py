@@ -75,3 +75,11 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
         if len(secret) >= 8:
             text = text.replace(secret, "[REDACTED]")
     return text
+
+
+def require_string(arguments: dict[str, Any], name: str) -> str:
+    """A required string argument, or an error the model can act on."""
+    value = arguments.get(name)
+    if not isinstance(value, str):
+        raise ToolError(f"{name} is required and must be a string")
+    return value

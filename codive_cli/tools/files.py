@@ -31,6 +31,7 @@ from codive_cli.tools.base import (
     ToolError,
     ToolKind,
     ToolResult,
+    require_string,
     truncate,
 )
 from codive_cli.tools.search import IgnoreRules
@@ -51,13 +52,6 @@ _BOM = codecs.BOM_UTF8
 
 
 # -- shared helpers ---------------------------------------------------------------------------
-
-
-def _require_string(arguments: dict[str, Any], name: str) -> str:
-    value = arguments.get(name)
-    if not isinstance(value, str):
-        raise ToolError(f"{name} is required and must be a string")
-    return value
 
 
 def _optional_int(arguments: dict[str, Any], name: str, minimum: int) -> int | None:
@@ -408,7 +402,7 @@ class ReadFileTool(Tool):
     kind: ClassVar[ToolKind] = "read"
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        raw = _require_string(arguments, "path")
+        raw = require_string(arguments, "path")
         offset = _optional_int(arguments, "offset", 1) or 1
         limit = min(_optional_int(arguments, "limit", 1) or MAX_READ_LINES, MAX_READ_LINES)
         path, shown = _resolve(context, raw)
@@ -454,8 +448,8 @@ class WriteFileTool(Tool):
     kind: ClassVar[ToolKind] = "edit"
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        raw = _require_string(arguments, "path")
-        content = _require_string(arguments, "content")
+        raw = require_string(arguments, "path")
+        content = require_string(arguments, "content")
         path, shown = _resolve(context, raw)
 
         def work() -> ToolResult:
@@ -817,9 +811,9 @@ class EditFileTool(Tool):
     kind: ClassVar[ToolKind] = "edit"
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        raw = _require_string(arguments, "path")
-        old = _require_string(arguments, "old_string")
-        new = _require_string(arguments, "new_string")
+        raw = require_string(arguments, "path")
+        old = require_string(arguments, "old_string")
+        new = require_string(arguments, "new_string")
         replace_all = arguments.get("replace_all", False)
         if not isinstance(replace_all, bool):
             raise ToolError("replace_all must be true or false")

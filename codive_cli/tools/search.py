@@ -43,6 +43,7 @@ from codive_cli.tools.base import (
     ToolError,
     ToolKind,
     ToolResult,
+    require_string,
 )
 
 _T = TypeVar("_T")
@@ -454,13 +455,6 @@ def _display_path(rel: str) -> str:
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _require_string(arguments: dict[str, Any], name: str) -> str:
-    value = arguments.get(name)
-    if not isinstance(value, str):
-        raise ToolError(f"{name} is required and must be a string")
-    return value
-
-
 def _optional_string(arguments: dict[str, Any], name: str) -> str | None:
     value = arguments.get(name)
     if value is None:
@@ -638,7 +632,7 @@ class GlobTool(Tool):
     kind: ClassVar[ToolKind] = "read"
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        pattern = _require_string(arguments, "pattern")
+        pattern = require_string(arguments, "pattern")
         matcher = GlobMatcher.compile(pattern)
         scope = _scope(arguments, context, files_ok=False)
         rules = IgnoreRules(scope.root)
@@ -969,7 +963,7 @@ class GrepTool(Tool):
     kind: ClassVar[ToolKind] = "read"
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        pattern = _require_string(arguments, "pattern")
+        pattern = require_string(arguments, "pattern")
         if pattern == "":
             raise ToolError("pattern is empty: give a regular expression to search for")
         glob = _optional_string(arguments, "glob")
