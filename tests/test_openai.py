@@ -353,3 +353,13 @@ async def test_ollama_without_num_ctx_gets_its_small_default_and_a_warning() -> 
     await provider.start()
     assert provider.model_info().context_window == 4096
     assert "num_ctx" in notices[0]
+
+
+async def test_start_probes_a_local_server_once_without_retrying() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("Connection refused", request=request)
+
+    recorder = Recorder(refuse)
+    provider = make_provider("local_llm", recorder, api_key=None, model="m")
+    await provider.start()  # quiet: the real request that follows reports the problem
+    assert len(recorder.requests) == 1 and provider.sleeps == []

@@ -109,7 +109,9 @@ class HttpEndpoint:
 
     # --- plain requests ---------------------------------------------------------------
 
-    async def get_json(self, path: str) -> Any:
+    async def get_json(self, path: str, *, retry: bool = True) -> Any:
+        if not retry:  # a probe: one attempt, the real request that follows retries
+            return await self._send("GET", path, None)
         return await self._with_retries(lambda: self._send("GET", path, None))
 
     async def post_json(self, path: str, body: dict[str, Any]) -> Any:

@@ -46,7 +46,7 @@ class LocalLlmProvider(OpenAIChatProvider):
         """Learn the model's real context size where the server tells (llama.cpp and vLLM in
         /v1/models, Ollama in /api/show), and warn when it is too small for agent work."""
         try:
-            models = await self.list_models()
+            models = self._models(await self.http.get_json("/models", retry=False))
         except ProviderError:
             return  # the first real request reports the problem properly
         if not self.model:
@@ -81,7 +81,9 @@ class LocalLlmProvider(OpenAIChatProvider):
         return OLLAMA_DEFAULT_CONTEXT
 
     async def list_models(self) -> list[ModelInfo]:
-        data = await self.http.get_json("/models")
+        return self._models(await self.http.get_json("/models"))
+
+    def _models(self, data: dict[str, Any]) -> list[ModelInfo]:
         entries: list[dict[str, Any]] = data.get("data") or data.get("models") or []
         return [self._model_info(entry) for entry in entries if entry.get("id")]
 
