@@ -5,6 +5,7 @@ guard.py        WorkspaceGuard: every path resolved inside the workspace root
 permissions.py  Policy: mode + allow/deny rules + session approvals
 bash_rules.py   judging shell commands on a real parse (tree-sitter-bash)
 files.py        read_file, write_file, edit_file, list_dir
+matching.py     edit_file's exact and whitespace-tolerant matching, re-indenting
 search.py       glob, grep (ripgrep when present)
 bash.py         bash
 """
