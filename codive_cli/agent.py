@@ -350,9 +350,3 @@ def check_arguments(tool: Tool, arguments: dict[str, Any]) -> str:
         if value is not None and (not isinstance(value, expected) or wrong_bool):
             return f"{key!r} must be {spec.get('type')}, got {type(value).__name__}"
     return ""
-
-
-def build_messages(prompt: str, system: str | None) -> list[ChatMessage]:
-    messages = [ChatMessage("system", system)] if system else []
-    messages.append(ChatMessage("user", prompt))
-    return messages

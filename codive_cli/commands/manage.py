@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,12 +97,12 @@ def _count(value: int | None) -> str:
 
 def config_path_command() -> int:
     cwd = Path.cwd()
-    read = {p.resolve() for p in config_files(cwd, _environ())}
+    read = {p.resolve() for p in config_files(cwd, os.environ)}
     project = project_config_path(cwd) or cwd / FILE_NAME
     for label, path in (("user", user_config_path()), ("project", project)):
         state = "read" if path.resolve() in read else "absent"
         sys.stdout.write(f"{label:8} {path} ({state})\n")
-    explicit = _environ().get("CODIVE_CONFIG")
+    explicit = os.environ.get("CODIVE_CONFIG")
     if explicit:
         sys.stdout.write(f"{'explicit':8} {explicit} (CODIVE_CONFIG, replaces project)\n")
     return 0
@@ -144,12 +145,6 @@ def _mask_keys(data: dict[str, Any]) -> None:
         elif isinstance(value, SecretStr):
             secret = value.get_secret_value()
             data[key] = "****" + secret[-4:] if len(secret) > 12 else "****"
-
-
-def _environ() -> dict[str, str]:
-    import os
-
-    return dict(os.environ)
 
 
 STARTER = """\
