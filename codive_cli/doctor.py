@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from codive_cli.errors import AuthError, CodiveError, ModelNotFound, NetworkError
 from codive_cli.provider import (
@@ -155,3 +156,56 @@ async def _tool_check(provider: Provider, report: Report) -> bool:
         )
     )
     return False
+
+
+@dataclass
+class EmbeddedParts:
+    model: Path | None
+    binary: Path | None
+    explicit_binary: bool
+
+
+def locate_embedded(model_path: str | None, server_path: str | None) -> EmbeddedParts:
+    """The embedded model and server that would run: configured ones, else codive's own."""
+    from codive_cli.providers.llama_server import default_model_path, packaged_binary
+
+    if server_path:
+        return EmbeddedParts(
+            Path(model_path).expanduser() if model_path else default_model_path(),
+            Path(server_path).expanduser(),
+            explicit_binary=True,
+        )
+    model = Path(model_path).expanduser() if model_path else default_model_path()
+    return EmbeddedParts(model, packaged_binary(), explicit_binary=False)
+
+
+async def diagnose_embedded(report: Report, parts: EmbeddedParts, *, required: bool) -> bool:
+    """The embedded default: model and server present, and the server starts and answers.
+
+    Not installed is only a failure when the embedded provider is the one in use.
+    """
+    from codive_cli.providers import llama_build
+    from codive_cli.providers.llama_server import SETUP_COMMAND
+
+    model, binary = parts.model, parts.binary
+    if model is None or binary is None:
+        missing = [part for part, path in (("model", model), ("server", binary)) if path is None]
+        detail = f"{' and '.join(missing)} not installed" + ("" if required else " (optional)")
+        report(Check("embedded model", not required, detail, f"run `{SETUP_COMMAND}`"))
+        return not required
+    record = None if parts.explicit_binary else llama_build.installed_build(binary)
+    build = f"{record['flavour']} build" if record else "built outside `codive setup local`"
+    report(Check("embedded server", True, f"{binary} ({build})"))
+    try:
+        result = await llama_build.smoke_check(
+            model, binary=binary if parts.explicit_binary else None
+        )
+    except CodiveError as error:
+        report(Check("embedded answers", False, error.message, error.hint))
+        return False
+    detail = (
+        f"{model.name}: ready in {result.ready_seconds:.1f} s, answered "
+        f"{result.text.strip()[:30]!r} in {result.answer_seconds:.1f} s"
+    )
+    report(Check("embedded answers", True, detail))
+    return True

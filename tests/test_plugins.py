@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -129,11 +130,24 @@ def test_create_provider_builds_the_builtins() -> None:
         assert create_provider(ProviderConfig(name)).name == name
 
 
+def fresh_venv_seeing_this_one(venv: Path) -> Path:
+    """A venv with no packages of its own that sees this environment's (codive, pip, and
+    the setuptools the dev extra declares), however this one was made: `--system-site-packages`
+    would show the base interpreter's instead when the tests run in a venv, and a venv's own
+    bundled setuptools is too old to build wheels."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    query = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    site = subprocess.run([python, "-c", query], capture_output=True, text=True, check=True)
+    ours = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    line = "; ".join(f"site.addsitedir({path!r})" for path in sorted(ours))
+    (Path(site.stdout.strip()) / "_outer_environment.pth").write_text(f"import site; {line}\n")
+    return python
+
+
 def test_plugin_installed_with_pip_into_a_fresh_environment(tmp_path: Path) -> None:
     """pip builds and installs the example package; codive finds it with no change."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
-    python = venv / "bin" / "python"
+    python = fresh_venv_seeing_this_one(tmp_path / "venv")
     source = tmp_path / "plugin"  # build from a copy: pip leaves build/ beside the sources
     shutil.copytree(PLUGIN, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     install = subprocess.run(

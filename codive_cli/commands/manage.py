@@ -184,10 +184,10 @@ def config_init_command(*, user: bool, force: bool) -> int:
 
 def serve_command(port: int | None, model_path: str | None) -> int:
     """Run the embedded model server in the foreground until Ctrl-C."""
-    from codive_cli.providers.embedded import (
+    from codive_cli.providers.llama_server import (
         DEFAULT_CTX,
-        INSTALL_HINT,
-        EmbeddedServer,
+        SETUP_COMMAND,
+        LlamaServer,
         default_model_path,
     )
 
@@ -195,9 +195,11 @@ def serve_command(port: int | None, model_path: str | None) -> int:
     table = settings.providers.get("embedded")
     path = model_path or (table.model_path if table else None) or default_model_path()
     if path is None:
-        raise ConfigError("no local model is installed", hint=INSTALL_HINT)
-    server = EmbeddedServer(
+        raise ConfigError("no local model is installed", hint=f"run `{SETUP_COMMAND}`")
+    server_path = table.server_path if table else None
+    server = LlamaServer(
         Path(path).expanduser(),
+        binary=Path(server_path).expanduser() if server_path else None,
         port=port,
         ctx_size=(table.ctx_size if table else None) or DEFAULT_CTX,
         threads=table.threads if table else None,
@@ -211,8 +213,8 @@ def serve_command(port: int | None, model_path: str | None) -> int:
         sys.stdout.flush()
         reporter.note(f"serving {Path(path).name} at {server.base_url}/v1 (Ctrl-C to stop)")
         assert server.process is not None
-        code = server.process.wait()
-        raise ConfigError(f"the local model server stopped (exit status {code})")
+        server.process.wait()
+        raise server.failure("while serving")
     except KeyboardInterrupt:
         reporter.note("stopped")
         return 0
@@ -257,7 +259,7 @@ def trust_command(path: str | None, *, revoke: bool) -> int:
 
 
 def doctor_command(name: str | None, model: str | None, base_url: str | None) -> int:
-    from codive_cli.doctor import Check, diagnose
+    from codive_cli.doctor import Check, diagnose, diagnose_embedded, locate_embedded
 
     console = Console(highlight=False)
     settings, files = load_settings()
@@ -273,8 +275,18 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
         if check.fix:
             console.print(f"    fix: {check.fix}", style="dim", markup=False, soft_wrap=True)
 
+    if config.name == "embedded":  # the table in use, whatever its label
+        options = config.options
+    else:
+        table = settings.providers.get("embedded")
+        options = table.model_dump() if table else {}
+    parts = locate_embedded(options.get("model_path"), options.get("server_path"))
+
     async def run() -> bool:
+        embedded_ok = await diagnose_embedded(report, parts, required=config.name == "embedded")
+        if config.name == "embedded" and not embedded_ok:
+            return False  # the provider checks would only repeat the failure
         async with create_provider(config) as provider:
-            return await diagnose(provider, report)
+            return await diagnose(provider, report) and embedded_ok
 
     return 0 if asyncio.run(run()) else 1
