@@ -152,7 +152,7 @@ class Agent:
 
     async def run(self, prompt: str) -> RunResult:
         """Answer one user message, calling tools until the model stops or the limit hits."""
-        self.add(ChatMessage("user", prompt))
+        self.add(ChatMessage("user", redact(prompt, self.context.secrets)))
         records: list[ToolRecord] = []
         usage = Usage()
         response: CompletionResponse | None = None

@@ -197,18 +197,23 @@ class Chat:
         return True
 
     def attach_mentions(self, line: str) -> str:
-        """`@path` of a workspace file attaches its text to the message."""
+        """`@path` of a workspace file attaches its text to the message, read the way
+        read_file reads (guard, secret and deny rules), redacted like a tool result; each
+        mention says whether it was attached and, if not, why."""
+        from codive_cli.tools.base import ToolError, redact
+
+        context = self.agent.context
         attachments = []
         for name in dict.fromkeys(MENTION.findall(line)):
+            refused = self.agent.policy.denies_reading(name)
             try:
-                path = self.agent.context.guard.resolve(name)
-            except CodiveError:
+                if refused:
+                    raise ToolError(refused)
+                text = context.guard.read_own(name, MAX_ATTACH)
+            except ToolError as error:
+                self.note(f"not attached: @{name}: {error}")
                 continue
-            except Exception:  # the guard's ToolError: not a usable path, leave the text
-                continue
-            if not path.is_file():
-                continue
-            text = path.read_text(encoding="utf-8", errors="replace")[:MAX_ATTACH]
+            text = redact(text, context.secrets)
             attachments.append(f'<file path="{name}">\n{text}\n</file>')
             self.note(f"attached {name}")
         return "\n\n".join([line, *attachments]) if attachments else line

@@ -283,7 +283,7 @@ def load_settings(
         if _is_untrusted_project_file(path, cwd):
             from codive_cli.trust import restrict
 
-            layer, ignored = restrict(layer)
+            layer, ignored = restrict(layer, base=data, env=os.environ)
         data = _merge(data, layer)
     Settings._file_data = data
     try:

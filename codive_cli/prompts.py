@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from codive_cli.tools.base import Tool
+from codive_cli.tools.base import Tool, ToolError
+from codive_cli.tools.guard import WorkspaceGuard
 
 # Files other agents read for project instructions; the first found in the root is used.
 INSTRUCTION_FILES = ("AGENTS.md", "CODIVE.md")
@@ -35,26 +38,54 @@ How to work:
 CHAT_ONLY = "You are codive, a helpful assistant for programmers. Answer clearly and concisely."
 
 
-def system_prompt(root: Path, tools: Sequence[Tool], extra: str | None = None) -> str:
+def system_prompt(
+    root: Path,
+    tools: Sequence[Tool],
+    extra: str | None = None,
+    *,
+    instructions: Instructions | None = None,
+) -> str:
     if tools:
         parts = [BASE.format(root=root, system=platform.system() or "unknown")]
         parts.append("Tools: " + ", ".join(tool.name for tool in tools) + ".")
     else:
         parts = [CHAT_ONLY]
-    notes = project_instructions(root)
-    if notes:
-        parts.append(f"Project instructions ({notes[0]}):\n{notes[1]}")
+    if instructions is not None and instructions.text:
+        parts.append(f"Project instructions ({instructions.name}):\n{instructions.text}")
     if extra:
         parts.append(extra)
     return "\n\n".join(parts)
 
 
-def project_instructions(root: Path) -> tuple[str, str] | None:
+@dataclass(frozen=True)
+class Instructions:
+    """The project's instruction file, or why it was left out (`text` empty then)."""
+
+    name: str
+    text: str = ""
+    refused: str = ""
+
+
+def project_instructions(
+    guard: WorkspaceGuard, permitted: Callable[[str], str]
+) -> Instructions | None:
+    """The first instruction file in the workspace root, read like a tool would read it.
+
+    It goes through the workspace guard and the secret rules (a symlink to
+    /proc/self/environ or to a file outside is refused), and `permitted(name)` gives the
+    reason a deny rule forbids reading it, or "".
+    """
     for name in INSTRUCTION_FILES:
-        path = root / name
-        if path.is_file():
-            text = path.read_text(encoding="utf-8", errors="replace")
-            if len(text) > MAX_INSTRUCTIONS:
-                text = text[:MAX_INSTRUCTIONS] + "\n[truncated]"
-            return name, text.strip()
+        if not os.path.lexists(guard.root / name):
+            continue
+        refused = permitted(name)
+        if refused:
+            return Instructions(name, refused=refused)
+        try:
+            text = guard.read_own(name, MAX_INSTRUCTIONS + 1)
+        except ToolError as error:
+            return Instructions(name, refused=str(error))
+        if len(text) > MAX_INSTRUCTIONS:
+            text = text[:MAX_INSTRUCTIONS] + "\n[truncated]"
+        return Instructions(name, text.strip())
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,39 +70,106 @@ def revoke(folder: Path, store: Path | None = None) -> bool:
     return removed
 
 
-def restrict(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+# What an untrusted project file may not set on an endpoint it did not define itself: where
+# requests go, with which key, and what runs or is loaded.
+# (model_path: a file fed to llama.cpp's parser)
+_ENDPOINT_KEYS = (
+    "kind",
+    "base_url",
+    "api_key_env",
+    "api_key",
+    "headers",
+    "server_path",
+    "model_path",
+)
+_KEYLESS_KINDS = ("local_llm", "embedded")
+
+
+def restrict(
+    data: dict[str, Any],
+    base: dict[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Drop what an untrusted project file may not decide; return the data and dropped keys.
 
-    Dropped: allow rules, a permission mode above `ask`, MCP servers and a llama-server
-    `server_path` (programs to start), and
-    a base_url that the person's keys could be sent to ([provider], and any endpoint but a
-    keyless local server).
+    Judged against what it would merge into (`base`: the person's own files; `env`: their
+    CODIVE_* variables), not alone. Dropped: allow rules, a permission mode above `ask`, MCP
+    servers; the choice of provider, and `[provider]`'s endpoint, key and headers; on an
+    endpoint the person defined (or a built-in one), its kind, base_url, key, headers, server
+    and model file; on an endpoint of its own, any key or headers, a server or model file, and
+    a base_url unless it is a keyless local server on a loopback address.
     """
     ignored: list[str] = []
-    agent = data.get("agent")
-    if isinstance(agent, dict):
-        if agent.get("allow"):
-            agent.pop("allow")
-            ignored.append("agent.allow")
-        if agent.get("permission_mode") in PERMISSIVE_MODES:
-            agent.pop("permission_mode")
-            ignored.append("agent.permission_mode")
+    _restrict_agent(data, ignored)
     if "mcp" in data:
         data.pop("mcp")
         ignored.append("mcp")
     provider = data.get("provider")
-    if isinstance(provider, dict) and "base_url" in provider:
-        provider.pop("base_url")
-        ignored.append("provider.base_url")
+    if isinstance(provider, dict):
+        for key in ("name", "base_url", "api_key", "headers"):
+            if key in provider:
+                provider.pop(key)
+                ignored.append(f"provider.{key}")
+    known = _known_labels(base or {}, env or {})
     for label, table in (data.get("providers") or {}).items():
-        if isinstance(table, dict) and "server_path" in table:
-            table.pop("server_path")  # a program codive would start
-            ignored.append(f"providers.{label}.server_path")
-        if not isinstance(table, dict) or "base_url" not in table:
+        if not isinstance(table, dict):
             continue
-        kind = table.get("kind") or label
-        keyless_local = kind in ("local_llm", "embedded") and not table.get("api_key_env")
-        if not keyless_local:
-            table.pop("base_url")
-            ignored.append(f"providers.{label}.base_url")
+        for key in _locked_keys(label, table, known):
+            table.pop(key)
+            ignored.append(f"providers.{label}.{key}")
     return data, ignored
+
+
+def _restrict_agent(data: dict[str, Any], ignored: list[str]) -> None:
+    agent = data.get("agent")
+    if not isinstance(agent, dict):
+        return
+    if agent.get("allow"):
+        agent.pop("allow")
+        ignored.append("agent.allow")
+    if agent.get("permission_mode") in PERMISSIVE_MODES:
+        agent.pop("permission_mode")
+        ignored.append("agent.permission_mode")
+
+
+def _known_labels(base: dict[str, Any], env: Mapping[str, str]) -> set[str]:
+    """Endpoints the person defined (user file, environment) and the built-in names."""
+    from codive_cli.providers import provider_names
+
+    labels = {str(label).lower() for label in base.get("providers") or {}}
+    labels |= {name.lower() for name in provider_names()}
+    prefix = "CODIVE_PROVIDERS__"
+    for name in env:
+        if name.upper().startswith(prefix):
+            labels.add(name[len(prefix) :].split("__", 1)[0].lower())
+    return labels
+
+
+def _locked_keys(label: str, table: dict[str, Any], known: set[str]) -> list[str]:
+    if label.lower() in known:
+        return [key for key in _ENDPOINT_KEYS if key in table]
+    locked = [key for key in _ENDPOINT_KEYS if key in table and key not in ("kind", "base_url")]
+    url = table.get("base_url")
+    kind = table.get("kind") or label
+    if url is not None and not (kind in _KEYLESS_KINDS and is_loopback_url(str(url))):
+        locked.append("base_url")
+    return locked
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether `url` names this machine by a loopback address (no DNS: a name could lie)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -930,7 +930,8 @@ class ScriptedServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self._host in ("127.0.0.1", "0.0.0.0", "") else self._host
+        return f"http://{host}:{self.port}"
 
     def url(self, path: str = "") -> str:
         return self.base_url + path

@@ -665,11 +665,16 @@ def test_config_show_says_when_no_provider_is_configured(repo: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("codive") is None, reason="the codive script is not installed")
 def test_config_show_as_a_process_masks_keys(repo: Path) -> None:
-    write(repo / "codive.toml", f'[provider]\nname = "anthropic"\napi_key = "{SECRET}"\n')
+    own = write(repo / "mine.toml", f'[provider]\nname = "anthropic"\napi_key = "{SECRET}"\n')
     codive = shutil.which("codive")
     assert codive is not None
     done = subprocess.run(
-        [codive, "config", "show"], cwd=repo, capture_output=True, text=True, timeout=60
+        [codive, "config", "show"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CODIVE_CONFIG": str(own)},  # the person's own file
     )
     assert done.returncode == 0, done.stderr
     assert SECRET not in done.stdout + done.stderr

@@ -57,6 +57,7 @@ def test_untrusted_file_may_tighten_but_not_loosen(repo: Path) -> None:
         "agent.allow",
         "agent.permission_mode",
         "provider.base_url",
+        "provider.name",  # a project may not choose the provider
         "providers.evil.base_url",
     ]
     key = {"ANTHROPIC_API_KEY": "sk-person", "OPENAI_API_KEY": "sk-person"}

@@ -87,7 +87,13 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
 
     run_options = CompleteOptions(prompt=None, permission_mode=options.permission_mode)
     agent = build_agent(
-        provider, run_options, settings, on_event=lambda event: None, pause=pause, ask=True
+        provider,
+        run_options,
+        settings,
+        on_event=lambda event: None,
+        pause=pause,
+        ask=True,
+        warn=reporter.warn,
     )
     if session.messages:
         agent.messages = list(session.messages)

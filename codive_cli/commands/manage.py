@@ -247,7 +247,9 @@ def trust_command(path: str | None, *, revoke: bool) -> int:
     config = project_config_path(folder) if folder.is_dir() else None
     if config is None:
         raise ConfigError(f"no codive.toml in {folder} or above it (up to the repository root)")
-    _, ignored = trust.restrict(read_config_file(config))
+    user = user_config_path()
+    base = read_config_file(user) if user.is_file() else {}
+    _, ignored = trust.restrict(read_config_file(config), base=base, env=os.environ)
     trust.trust(config)
     sys.stdout.write(f"trusted: {config}\n")
     if ignored:

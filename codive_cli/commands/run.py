@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,11 +22,12 @@ from codive_cli.config import (
     user_config_path,
 )
 from codive_cli.errors import ConfigError
-from codive_cli.prompts import system_prompt
+from codive_cli.prompts import Instructions, project_instructions, system_prompt
 from codive_cli.provider import Provider
 from codive_cli.providers import create_provider
 from codive_cli.tools import builtin_tools
 from codive_cli.tools.base import ToolContext
+from codive_cli.tools.credentials import known_secrets, redact
 from codive_cli.tools.guard import WorkspaceGuard
 from codive_cli.tools.permissions import Approver, Policy, deny_without_terminal
 from codive_cli.ui.approve import TerminalApprover, can_ask
@@ -109,7 +111,13 @@ async def _complete(
 
     quiet = options.json or options.stream_json
     agent = build_agent(
-        provider, options, settings, on_event=on_event, pause=renderer.pause, ask=not quiet
+        provider,
+        options,
+        settings,
+        on_event=on_event,
+        pause=renderer.pause,
+        ask=not quiet,
+        warn=reporter.warn,
     )
     if options.max_cost is not None and provider.model_info() is None:
         reporter.warn(f"{provider.config.model} has no known price: --max-cost cannot cap it")
@@ -152,10 +160,21 @@ def fit_tools_to_model(
     """A model without tool calling runs without tools, and the person hears it once."""
     if provider.supports_tools is not False or not agent.tools or agent.text_tools:
         return
-    system = system_prompt(agent.context.root, []) if options.system is None else None
+    system = None
+    if options.system is None:
+        instructions = read_instructions(agent.context.guard, agent.policy)
+        system = redact(
+            system_prompt(agent.context.root, [], instructions=instructions),
+            agent.context.secrets,
+        )
     agent.drop_tools(system)
     if provider.config.chosen_by != "default":  # the default's notice already says so
         reporter.note(f"{provider.config.model} cannot call tools: answering without them")
+
+
+def read_instructions(guard: WorkspaceGuard, policy: Policy) -> Instructions | None:
+    """AGENTS.md / CODIVE.md as read_file would read it: guard, secret and deny rules."""
+    return project_instructions(guard, policy.denies_reading)
 
 
 def build_agent(
@@ -166,6 +185,7 @@ def build_agent(
     on_event: Callable[[AgentEvent], None],
     pause: Callable[[], None],
     ask: bool,
+    warn: Callable[[str], None],
 ) -> Agent:
     """The agent for this run: workspace, tools, permission policy and approver."""
     root = Path.cwd().resolve()
@@ -173,17 +193,23 @@ def build_agent(
     tools = builtin_tools() if options.tools else []
     mode = options.permission_mode or settings.agent.permission_mode
     policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard)  # type: ignore[arg-type]
-    secrets = tuple(key for key in (provider.config.api_key,) if key)
+    secrets = known_secrets(os.environ, settings, [provider.config.api_key])
     approver: Approver = deny_without_terminal
     if can_ask() and ask:
         approver = TerminalApprover(Console(stderr=True), pause=pause)
+    system = options.system
+    if system is None:
+        instructions = read_instructions(guard, policy)
+        if instructions is not None and instructions.refused:
+            warn(f"{instructions.name} was not read: {instructions.refused}")
+        system = system_prompt(root, tools, instructions=instructions)
     return Agent(
         provider,
         tools,
         ToolContext(root, guard, secrets, allow_secrets=mode == "full"),
         policy=policy,
         approver=approver,
-        system=system_prompt(root, tools) if options.system is None else options.system,
+        system=redact(system, secrets),
         max_steps=options.max_steps or settings.agent.max_steps,
         max_cost=options.max_cost,
         max_tokens=options.max_tokens,

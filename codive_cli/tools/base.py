@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from codive_cli.provider import ToolDefinition
+from codive_cli.tools.credentials import redact as redact  # tools import it from here
 
 ToolKind = Literal["read", "edit", "execute"]
 
@@ -67,14 +68,6 @@ def truncate(text: str, limit: int = MAX_RESULT_CHARS, *, keep: str = "head") ->
     if keep == "tail":
         return f"[{omitted} characters omitted]\n" + text[-limit:]
     return text[:limit] + f"\n[{omitted} more characters truncated]"
-
-
-def redact(text: str, secrets: tuple[str, ...]) -> str:
-    """Replace every secret codive knows (API keys) with a marker."""
-    for secret in secrets:
-        if len(secret) >= 8:
-            text = text.replace(secret, "[REDACTED]")
-    return text
 
 
 def require_string(arguments: dict[str, Any], name: str) -> str:

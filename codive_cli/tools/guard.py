@@ -169,10 +169,34 @@ class WorkspaceGuard:
             return str(path)
         return str(rel) if rel.parts else "."
 
+    def read_own(self, path: str, limit: int) -> str:
+        """A file codive reads on its own initiative (AGENTS.md, an @mention), as text.
+
+        The same guard as the file tools (symlinks followed, nothing outside the root), and
+        more: never a file that may hold secrets, never anything but a regular file (a FIFO
+        would block, a device never ends), opened without following a link swapped in since.
+        At most `limit` characters. Raises ToolError saying why not.
+        """
+        real = self.resolve(path)
+        if self.is_secret(Path(path)) or self.is_secret(real):
+            raise ToolError(f"{path} may hold secrets")
+        flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(real, flags | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise _os_error(path, exc) from None
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ToolError(f"{path} is not a regular file")
+            data = handle.read(limit * 4)
+        return data.decode("utf-8", errors="replace")[:limit]
+
     # -- classifying -----------------------------------------------------------------------
 
     def is_secret(self, path: Path) -> bool:
         """Whether `path` is a file that typically holds credentials or private keys."""
+        if str(path).startswith(_KERNEL_FOLDERS):
+            return True  # /proc/<pid>/environ, /proc/<pid>/mem and the like
         parts = [part.lower() for part in Path(path).parts]
         if not parts:
             return False
@@ -344,6 +368,7 @@ _SECRET_NAMES = frozenset(
         "id_ed25519",
     }
 )
+_KERNEL_FOLDERS = ("/proc/", "/sys/", "/dev/")
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".ppk")
 # Every file under these folders is a credential or a token cache.
 _SECRET_FOLDERS = frozenset({".aws", ".azure"})

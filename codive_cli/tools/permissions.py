@@ -134,6 +134,14 @@ class Policy:
         }
         return Verdict(verdict, reasons[verdict])
 
+    def denies_reading(self, path: str) -> str:
+        """Why a deny rule forbids reading `path` (codive's own reads, judged as read_file's),
+        or "" when none does."""
+        from codive_cli.tools.files import ReadFileTool
+
+        verdict = self.decide(ReadFileTool(), {"path": path})
+        return verdict.reason if verdict.decision == "deny" else ""
+
     def remember(self, tool: Tool, arguments: dict[str, Any]) -> None:
         """`a` (always): allow this exact command, or this tool, for the rest of the session."""
         if tool.name == "bash":
