@@ -288,7 +288,10 @@ class Chat:
                 return
             policy.mode = argument
         rules = ", ".join(
-            [*policy.allow, *(f"{r.tool}({r.pattern})" for r in policy.session_allow)]
+            [
+                *policy.allow,
+                *(f"{r.tool}({r.pattern})" if r.pattern else r.tool for r in policy.session_allow),
+            ]
         )
         denied = ", ".join(policy.deny) or "none"
         self.note(f"mode {policy.mode}; allow: {rules or 'none'}; deny: {denied}")

@@ -177,6 +177,16 @@ def read_instructions(guard: WorkspaceGuard, policy: Policy) -> Instructions | N
     return project_instructions(guard, policy.denies_reading)
 
 
+def codive_folders() -> list[Path]:
+    """codive's own configuration, data (sessions, trust records), cache and state."""
+    import platformdirs
+
+    own = [user_config_path().parent]
+    for folder in ("data", "cache", "state"):
+        own.append(getattr(platformdirs, f"user_{folder}_path")("codive", appauthor=False))
+    return own
+
+
 def build_agent(
     provider: Provider,
     options: CompleteOptions,
@@ -189,7 +199,7 @@ def build_agent(
 ) -> Agent:
     """The agent for this run: workspace, tools, permission policy and approver."""
     root = Path.cwd().resolve()
-    guard = WorkspaceGuard(root, protected=[user_config_path().parent])
+    guard = WorkspaceGuard(root, protected=codive_folders())
     tools = builtin_tools() if options.tools else []
     mode = options.permission_mode or settings.agent.permission_mode
     policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard)  # type: ignore[arg-type]
@@ -206,7 +216,7 @@ def build_agent(
     return Agent(
         provider,
         tools,
-        ToolContext(root, guard, secrets, allow_secrets=mode == "full"),
+        ToolContext(root, guard, secrets, policy=policy),
         policy=policy,
         approver=approver,
         system=redact(system, secrets),

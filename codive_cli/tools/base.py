@@ -38,7 +38,12 @@ class ToolContext:
     guard: Any  # codive_cli.tools.guard.WorkspaceGuard
     secrets: tuple[str, ...] = ()  # strings that must never appear in a result (API keys)
     progress: Any = None  # a running tool's partial output (bash sets it), for interruptions
-    allow_secrets: bool = False  # full mode: files that may hold secrets are searched too
+    policy: Any = None  # the one current Policy: every permission fact is read from it
+
+    @property
+    def allow_secrets(self) -> bool:
+        """Full mode: files that may hold secrets are searched too (follows /permissions)."""
+        return getattr(self.policy, "mode", None) == "full"
 
 
 class Tool(abc.ABC):

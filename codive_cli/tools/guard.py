@@ -228,10 +228,13 @@ class WorkspaceGuard:
         return False
 
     def is_protected(self, path: Path) -> bool:
-        """Whether `path` is codive's own configuration, which file tools must not write unasked.
+        """Whether `path` is codive's own configuration, or git's, which file tools must not
+        write unasked.
 
         That is any file named `codive.toml` (case-insensitively: on a case-insensitive file
-        system `CODIVE.TOML` is the same file), and anything at or under the `protected` paths
+        system `CODIVE.TOML` is the same file), anything inside a `.git` folder (or a `.git`
+        file: a worktree's pointer) and any `.gitattributes` (git runs the programs they name),
+        and anything at or under the `protected` paths
         given at construction, compared after following symlinks and also case- and
         normalization-insensitively (erring towards protecting). A hard link to a protected
         file is caught by comparing inodes.
@@ -239,13 +242,13 @@ class WorkspaceGuard:
         path = Path(path)
         if not path.is_absolute():
             path = self.root / path
-        if _fold(path.name) == PROJECT_CONFIG_NAME:
+        if _is_own_or_git(path):
             return True
         try:
             real = Path(os.path.realpath(path))
         except (OSError, ValueError):
             real = path
-        if _fold(real.name) == PROJECT_CONFIG_NAME:
+        if _is_own_or_git(real):
             return True
         candidates = {_fold(os.path.abspath(path)), _fold(str(real))}
         for protected in self._protected:
@@ -273,6 +276,13 @@ class WorkspaceGuard:
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _is_own_or_git(path: Path) -> bool:
+    names = [_fold(part) for part in path.parts]
+    return (
+        names[-1:] == [PROJECT_CONFIG_NAME] or names[-1:] == [".gitattributes"] or ".git" in names
+    )
 
 
 def _components(path: str) -> list[str]:

@@ -121,18 +121,38 @@ class Policy:
         if self.mode == "read-only":
             verdict = bash_rules.judge(command, allow=[], deny=deny)
             if verdict == "allow":  # only the built-in read-only commands
-                return Verdict("allow", "a read-only command")
+                return self._paths_of(command) or Verdict("allow", "a read-only command")
             return Verdict("deny", "the mode is read-only and this command may change things")
         if self.mode == "full":  # everything runs but what a deny rule names
             denied = bash_rules.judge(command, allow=[], deny=deny) == "deny"
-            return Verdict("deny" if denied else "allow", "the mode is full")
+            if denied:
+                return Verdict("deny", "the mode is full, but a deny rule forbids this")
+            return self._paths_of(command, full=True) or Verdict("allow", "the mode is full")
         verdict = bash_rules.judge(command, allow=allow, deny=deny)
+        if verdict == "allow":
+            problem = self._paths_of(command)
+            if problem is not None:
+                return problem
         reasons = {
             "allow": "allowed by the mode, a rule, or the read-only list",
             "deny": "a deny rule forbids this command",
             "ask": f"`{_shorten(command)}` is not on the read-only list or allowed by a rule",
         }
         return Verdict(verdict, reasons[verdict])
+
+    def _paths_of(self, command: str, *, full: bool = False) -> Verdict | None:
+        """What the files an allowed command would read say (codive_cli.tools.bash_paths)."""
+        from codive_cli.tools import bash_paths, bash_rules
+
+        if self.guard is None:
+            return None
+        parts = bash_rules.split_command(command) or []
+        check = bash_paths.check_denied if full else bash_paths.check
+        problem = check(parts, self.guard, self.denies_reading)
+        if problem is None:
+            return None
+        decision, reason = problem
+        return Verdict(decision, reason)
 
     def denies_reading(self, path: str) -> str:
         """Why a deny rule forbids reading `path` (codive's own reads, judged as read_file's),

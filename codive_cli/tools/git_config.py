@@ -1,0 +1,149 @@
+"""Whether a repository's own git configuration could make a read-only git command run code.
+
+Git has many doors from configuration to a program: `core.fsmonitor` runs on `git status`,
+`diff.external` and `diff.<driver>.textconv` on `git diff` and `git log -p`, `gpg.program`
+with `log.showSignature`, filter drivers, pagers, hooks, includes that pull in more. A
+repository that arrives with such a `.git/config` (or a model that wrote one) would turn
+`git status` into code execution. Rather than list the doors, this module lists what is
+known to be harmless: a repository config with any other key (or an include) means git
+commands are not auto-allowed; they ask. The person's own global and system files are theirs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# section -> keys (lower case) that name no program and point nowhere else.
+_HARMLESS: dict[str, frozenset[str]] = {
+    "core": frozenset(
+        {
+            "repositoryformatversion",
+            "filemode",
+            "bare",
+            "logallrefupdates",
+            "ignorecase",
+            "precomposeunicode",
+            "symlinks",
+            "autocrlf",
+            "eol",
+            "safecrlf",
+            "quotepath",
+            "checkstat",
+            "trustctime",
+            "untrackedcache",
+            "commitgraph",
+            "multipackindex",
+            "sparsecheckout",
+            "sparsecheckoutcone",
+            "abbrev",
+            "compression",
+            "loosecompression",
+            "preloadindex",
+            "splitindex",
+            "longpaths",
+            "whitespace",
+            "fscache",
+        }
+    ),
+    "remote": frozenset({"url", "pushurl", "fetch", "push", "tagopt", "prune", "mirror"}),
+    "branch": frozenset({"remote", "merge", "rebase", "pushremote", "description"}),
+    "user": frozenset({"name", "email", "useconfigonly"}),
+    "init": frozenset({"defaultbranch"}),
+    "pull": frozenset({"rebase", "ff"}),
+    "push": frozenset({"default", "autosetupremote"}),
+    "fetch": frozenset({"prune", "prunetags", "writecommitgraph"}),
+    "extensions": frozenset({"objectformat", "worktreeconfig", "preciousobjects"}),
+    "submodule": frozenset({"url", "active"}),
+    "lfs": frozenset({"repositoryformatversion"}),
+    "index": frozenset({"version", "threads", "skiphash"}),
+    "gc": frozenset({"auto", "autodetach"}),
+    "maintenance": frozenset({"auto", "strategy"}),
+    "color": frozenset({"ui", "diff", "status", "branch"}),
+}
+_SECTION = re.compile(r'^\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(.*)$')
+_KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
+
+
+def program_keys(workspace: Path) -> list[str]:
+    """The keys of the repository's own git configuration that codive does not know to be
+    harmless (`section.key`), or ["<why>"] when the configuration cannot be read safely."""
+    gitdir = _git_dir(workspace)
+    if gitdir is None:
+        return []
+    found: list[str] = []
+    for name in ("config", "config.worktree"):
+        path = gitdir / name
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return [f"{path} (unreadable)"]
+        found += _unknown_keys(text)
+    common = _common_dir(gitdir)
+    if common is not None and common != gitdir:
+        found += [key for key in program_keys_of_dir(common) if key not in found]
+    return found
+
+
+def program_keys_of_dir(gitdir: Path) -> list[str]:
+    try:
+        return _unknown_keys((gitdir / "config").read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return []
+    except OSError:
+        return [f"{gitdir / 'config'} (unreadable)"]
+
+
+def _unknown_keys(text: str) -> list[str]:
+    found: list[str] = []
+    section = ""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].split(";", 1)[0] if '"' not in raw else raw
+        if not line.strip():
+            continue
+        header = _SECTION.match(line)
+        if header:
+            section = header.group(1).lower()
+            line = header.group(2)  # `[core] fsmonitor = x` on one line
+            if not line.strip():
+                continue
+        key = _KEY.match(line)
+        if key is None:
+            if raw.strip().startswith(("#", ";")):
+                continue
+            found.append(f"{section or '?'}: unparsed line")  # continuation lines and the like
+            continue
+        name = key.group(1).lower()
+        base = section.split(".", 1)[0]
+        if name not in _HARMLESS.get(base, frozenset()):
+            found.append(f"{section}.{name}")
+    return found
+
+
+def _git_dir(workspace: Path) -> Path | None:
+    """The repository's git dir: `.git` in the workspace or an ancestor, or its `gitdir:`."""
+    for folder in (workspace, *workspace.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return dot_git
+        if dot_git.is_file():
+            try:
+                first = dot_git.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+            except (OSError, IndexError):
+                return dot_git
+            if first.startswith("gitdir:"):
+                target = Path(first[len("gitdir:") :].strip())
+                return target if target.is_absolute() else folder / target
+            return dot_git
+    return None
+
+
+def _common_dir(gitdir: Path) -> Path | None:
+    try:
+        text = (gitdir / "commondir").read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    path = Path(text)
+    return path if path.is_absolute() else gitdir / path

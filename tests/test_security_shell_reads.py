@@ -1,0 +1,268 @@
+"""Commands that run without asking obey the guard, the secret and deny rules, and cannot be
+turned into code execution by the repository's files.
+
+Threats: `cat .env` or `grep -r PASSWORD .` read secrets a `read_file` would have asked for;
+`grep ... /proc/[0-9]*/environ` reads every process's keys; a file named `--pre=sh` turns
+`rg TODO *` into `sh` on every file; `-ocodive.toml` turns `sort *` into a write; a planted
+`.git/config` (`core.fsmonitor`, `diff.external`, includes) runs code on `git status`.
+Rules: codive_cli.tools.bash_paths and codive_cli.tools.git_config (see docs/security.md);
+writes under `.git/`, to `.gitattributes` and to codive's own folders always ask.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from codive_cli.tools.base import ToolContext
+from codive_cli.tools.bash import BashTool
+from codive_cli.tools.files import WriteFileTool
+from codive_cli.tools.guard import WorkspaceGuard
+from codive_cli.tools.permissions import Policy
+from tests.scripted_server import ScriptedServer
+
+CODIVE = str(Path(sys.executable).parent / "codive")
+
+
+@pytest.fixture
+def work(tmp_path: Path) -> Path:
+    root = tmp_path / "work"
+    (root / ".git").mkdir(parents=True)
+    (root / ".git" / "config").write_text(
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+        '[remote "origin"]\n\turl = https://example.invalid/x.git\n'
+        "\tfetch = +refs/heads/*:refs/remotes/origin/*\n"
+    )
+    (root / "src").mkdir()
+    (root / "src" / "app.py").write_text("# TODO: more\n")
+    (root / "README.md").write_text("hello\n")
+    return root
+
+
+def decide(work: Path, command: str, mode: str = "ask", deny: tuple[str, ...] = ()) -> str:
+    policy = Policy(mode, (), deny, WorkspaceGuard(work))  # type: ignore[arg-type]
+    return policy.decide(BashTool(), {"command": command}).decision
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat README.md",
+        "grep -r TODO src",
+        "rg TODO",
+        "rg -n TODO src",
+        "git status",
+        "git diff HEAD",
+        "git log --oneline -5",
+        "ls -la",
+        "wc -l src/*.py",
+        "cat src/*.py | sort | uniq -c",
+    ],
+)
+def test_ordinary_reads_still_run_without_asking(work: Path, command: str) -> None:
+    (work / ".env").write_text("DB_PASSWORD=hunter2\n")  # hidden: rg skips it by default
+    assert decide(work, command) == "allow"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat .env",
+        "head -n 1 .env.local",
+        "grep -r PASSWORD .",
+        "grep -R PASSWORD",
+        "grep -rn PASSWORD src/..",
+        "rg --hidden PASSWORD",
+        "rg -uu PASSWORD",
+        "cat src/../.env",
+        "cat s*/../.env",
+        "git show HEAD:.env",
+        "tail -c 100 config/.env",
+        "cat id_rsa",
+    ],
+)
+def test_reads_of_secrets_ask(work: Path, command: str) -> None:
+    (work / ".env").write_text("DB_PASSWORD=hunter2\n")
+    (work / ".env.local").write_text("X=1\n")
+    (work / "config").mkdir()
+    (work / "config" / ".env").write_text("Y=2\n")
+    (work / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    assert decide(work, command) == "ask"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "grep -a -o -h 'API_KEY=[^[:cntrl:]]*' /proc/[0-9]*/environ",
+        "cat /proc/self/environ",
+        "cat /proc/1/environ | tr 'a-z' 'n-za-m'",
+        "grep -f /proc/self/environ README.md",
+        "grep -f/proc/self/environ README.md",
+        "grep --file=/proc/self/environ README.md",
+        "cat ~/.ssh/id_rsa",
+        "cat ~root/.bashrc",
+        "head ../outside.txt",
+        "cat /etc/passwd",
+        "ls /",
+        "cat link-out",
+        "cat proc-link/environ",
+        "wc -c /dev/zero",
+    ],
+)
+def test_reads_outside_the_workspace_ask(work: Path, command: str) -> None:
+    (work.parent / "outside.txt").write_text("private\n")
+    (work / "link-out").symlink_to(work.parent / "outside.txt")
+    (work / "proc-link").symlink_to("/proc/self")
+    for mode in ("ask", "accept-edits", "read-only"):
+        assert decide(work, command, mode) == "ask", mode
+
+
+def test_deny_rules_of_read_file_bind_shell_reads_in_every_mode(work: Path) -> None:
+    (work / ".env").write_text("DB_PASSWORD=hunter2\n")
+    deny = ("read_file(.env*)",)
+    for mode in ("read-only", "ask", "accept-edits", "full"):
+        assert decide(work, "cat .env", mode, deny) == "deny", mode
+    assert decide(work, "grep -r PASSWORD .", "ask", deny) == "ask"
+    assert decide(work, "cat README.md", "full", deny) == "allow"
+
+
+@pytest.mark.parametrize(
+    ("planted", "command"),
+    [
+        ("--pre=sh", "rg TODO *"),
+        ("--pre-glob=*", "rg TODO *"),
+        ("-ocodive.toml", "sort *"),
+        ("--output=codive.toml", "sort *"),
+        ("--compress-program=sh", "sort -S 1 *"),
+        ("-exec", "find * -name x"),
+        ("--hostname-bin=sh", "rg -l x *"),
+        ("-R", "tree *"),
+    ],
+)
+def test_globs_that_expand_to_options_ask(work: Path, planted: str, command: str) -> None:
+    (work / planted).write_text("x\n")
+    for mode in ("ask", "read-only"):
+        assert decide(work, command, mode) == "ask", mode
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        '[core]\n\tfsmonitor = "touch PWNED; false #"\n',
+        "[diff]\n\texternal = sh -c 'touch PWNED' #\n",
+        '[diff "x"]\n\ttextconv = touch PWNED\n',
+        '[filter "x"]\n\tclean = touch PWNED\n',
+        "[core]\n\tpager = touch PWNED\n",
+        "[core]\n\thooksPath = .hooks\n",
+        "[include]\n\tpath = ../evil.cfg\n",
+        '[includeIf "gitdir:/"]\n\tpath = ../evil.cfg\n',
+        "[log]\n\tshowSignature = true\n[gpg]\n\tprogram = touch\n",
+        "[core]\n\tsshCommand = touch PWNED\n",
+        "[alias]\n\tst = !touch PWNED\n",
+        "[core] fsmonitor = touch PWNED\n",
+        "[CORE]\n\tFSMonitor = touch PWNED\n",
+        "[core]\n\tworktree = /\n",
+    ],
+)
+def test_git_asks_when_the_repository_config_names_programs(work: Path, config: str) -> None:
+    with (work / ".git" / "config").open("a") as handle:
+        handle.write(config)
+    for command in ("git status", "git diff", "git log -p", "git show"):
+        assert decide(work, command) == "ask", command
+    assert decide(work, "cat README.md") == "allow"
+
+
+def test_a_worktree_pointer_is_followed_to_its_config(tmp_path: Path) -> None:
+    real = tmp_path / "real-gitdir"
+    real.mkdir()
+    (real / "config").write_text('[core]\n\tfsmonitor = "touch PWNED"\n')
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".git").write_text(f"gitdir: {real}\n")
+    assert decide(work, "git status") == "ask"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [".git/config", ".git/hooks/pre-commit", ".gitattributes", "src/.gitattributes", ".GIT/config"],
+)
+def test_writes_to_git_metadata_ask_in_accept_edits(work: Path, path: str) -> None:
+    policy = Policy("accept-edits", (), (), WorkspaceGuard(work))
+    verdict = policy.decide(WriteFileTool(), {"path": path, "content": "x"})
+    assert verdict.decision == "ask"
+    assert policy.decide(WriteFileTool(), {"path": "src/new.py", "content": "x"}).decision == (
+        "allow"
+    )
+
+
+def test_codive_data_folders_are_protected_when_the_workspace_is_home(tmp_path: Path) -> None:
+    data = tmp_path / ".local" / "share" / "codive"
+    guard = WorkspaceGuard(tmp_path, protected=[data, tmp_path / ".cache" / "codive"])
+    policy = Policy("accept-edits", (), (), guard)
+    for path in (".local/share/codive/trust.json", ".cache/codive/x", ".local/share/codive"):
+        verdict = policy.decide(WriteFileTool(), {"path": path, "content": "{}"})
+        assert verdict.decision == "ask", path
+
+
+def test_codive_folders_cover_data_cache_and_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from codive_cli.commands.run import codive_folders
+
+    monkeypatch.setenv("XDG_DATA_HOME", "/d")
+    monkeypatch.setenv("XDG_CONFIG_HOME", "/c")
+    monkeypatch.setenv("XDG_CACHE_HOME", "/k")
+    folders = {str(f) for f in codive_folders()}
+    assert {"/d/codive", "/c/codive", "/k/codive"} <= folders
+
+
+def test_secret_search_follows_the_current_mode(work: Path) -> None:
+    policy = Policy("full", (), (), WorkspaceGuard(work))
+    context = ToolContext(work, policy.guard, policy=policy)
+    assert context.allow_secrets
+    policy.mode = "ask"  # /permissions ask
+    assert not context.allow_secrets
+
+
+# --- end to end: nothing planted runs ---------------------------------------------------------
+
+
+def run_model_command(work: Path, command: str, mode: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODIVE_", "OPENAI_"))}
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        env[name] = str(work.parent / name.lower())
+    env["OPENAI_API_KEY"] = "sk-test-SECRET123"
+    call = {"id": "c1", "name": "bash", "arguments": {"command": command}}
+    with ScriptedServer([{"tool_calls": [call]}, {"text": "done"}]) as server:
+        return subprocess.run(
+            [CODIVE, "complete", "-p", "openai", "--base-url", server.base_url + "/v1"]
+            + ["--permission-mode", mode, "go"],
+            capture_output=True,
+            text=True,
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+
+
+def test_planted_fsmonitor_does_not_run(work: Path) -> None:
+    marker = work.parent / "PWNED"
+    with (work / ".git" / "config").open("a") as handle:
+        handle.write(f'[core]\n\tfsmonitor = "touch {marker}; false #"\n')
+    for mode in ("read-only", "ask", "accept-edits"):
+        result = run_model_command(work, "git status", mode)
+        assert result.returncode == 0, result.stderr
+        assert not marker.exists(), mode
+
+
+def test_planted_option_file_does_not_run(work: Path) -> None:
+    marker = work.parent / "PWNED"
+    (work / "--pre=sh").write_text("")  # rg would run `sh FILE` for every file
+    (work / "pwn").write_text(f"touch {marker}\n")
+    for mode in ("read-only", "ask"):
+        result = run_model_command(work, "rg TODO *", mode)
+        assert result.returncode == 0, result.stderr
+        assert not marker.exists(), mode
