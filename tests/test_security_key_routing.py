@@ -86,7 +86,7 @@ def codive(work: Path, env: dict[str, str], *args: str) -> Any:
 def test_a_project_cannot_choose_an_endpoint_of_its_own(
     tmp_path: Path, attacker: Any, person: Any
 ) -> None:
-    server, env = person
+    _, env = person
     env["CODIVE_PROVIDER__API_KEY"] = KEY
     work = repo(
         tmp_path,

@@ -237,8 +237,10 @@ def run_model_command(work: Path, command: str, mode: str) -> subprocess.Complet
     call = {"id": "c1", "name": "bash", "arguments": {"command": command}}
     with ScriptedServer([{"tool_calls": [call]}, {"text": "done"}]) as server:
         return subprocess.run(
-            [CODIVE, "complete", "-p", "openai", "--base-url", server.base_url + "/v1"]
-            + ["--permission-mode", mode, "go"],
+            [
+                *(CODIVE, "complete", "-p", "openai", "--base-url", f"{server.base_url}/v1"),
+                *("--permission-mode", mode, "go"),
+            ],
             capture_output=True,
             text=True,
             cwd=work,
