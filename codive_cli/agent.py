@@ -286,7 +286,9 @@ class Agent:
         if verdict.decision == "deny":
             return ToolResult(f"permission denied: {verdict.reason}", True)
         if verdict.decision == "ask":
-            answer = await self.approver(ApprovalRequest(call.name, call.arguments, verdict.reason))
+            preview = await asyncio.to_thread(tool.preview, call.arguments, self.context)
+            request = ApprovalRequest(call.name, call.arguments, verdict.reason, preview)
+            answer = await self.approver(request)
             if not answer.allowed:
                 reason = f": {answer.reason}" if answer.reason else ""
                 return ToolResult(f"the user did not allow this call{reason}", True)

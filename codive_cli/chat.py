@@ -23,6 +23,7 @@ from codive_cli.provider import ChatMessage, ModelInfo, Provider, Usage
 from codive_cli.session import Session, SessionStore
 from codive_cli.tools.permissions import MODES
 from codive_cli.ui.report import usage_line
+from codive_cli.ui.safe import plain
 
 HELP = """\
 Commands:
@@ -317,7 +318,7 @@ class Chat:
     # --- output -----------------------------------------------------------------------------
 
     def note(self, message: str) -> None:
-        self.console.print(f"[dim]· {message}[/]", highlight=False, soft_wrap=True)
+        self.console.print(plain(f"· {message}", "dim"), highlight=False, soft_wrap=True)
 
     def error(self, error: CodiveError) -> None:
         hint = f"\n  hint: {error.hint}" if error.hint else ""

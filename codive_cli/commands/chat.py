@@ -36,6 +36,7 @@ from codive_cli.ui.render import (
     Renderer,
 )
 from codive_cli.ui.report import Reporter
+from codive_cli.ui.safe import plain, visible
 
 # --- chat -----------------------------------------------------------------------------------
 
@@ -156,15 +157,15 @@ def _open_session(store: Any, root: Path, options: ChatOptions, provider: Provid
 def _replay(console: Console, session: Any, tty: bool) -> None:
     """Show the conversation being continued."""
     for warning in session.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(plain(f"warning: {warning}", "yellow"), highlight=False)
     for message in session.messages:
         if message.role == "user":
-            console.print(f"› {message.content}", style="bold", markup=False, highlight=False)
+            console.print(plain(f"› {message.content}", "bold"), highlight=False)
         elif message.role == "assistant" and message.content:
             if tty:
                 from rich.markdown import Markdown
 
-                console.print(Markdown(message.content))
+                console.print(Markdown(visible(message.content)))
             else:
                 console.print(message.content, markup=False, highlight=False)
     console.print(f"[dim]· continuing session {session.id}[/]", highlight=False)
@@ -199,12 +200,12 @@ def _ask_to_trust(settings: Settings) -> bool:
         return False
     data = read_config_file(config)
     console = Console(stderr=True, highlight=False)
-    console.print(f"[bold yellow]?[/] {config} is not trusted. Trusting it would apply:")
+    console.print(plain(f"? {config} is not trusted. Trusting it would apply:", "bold yellow"))
     for key in settings.untrusted_keys:
         value: Any = data
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        console.print(f"    {key} = {json.dumps(value)}", markup=False)
+        console.print(plain(f"    {key} = {json.dumps(value)}"))
     answer = input("  Trust this folder's codive.toml? [y/N] ").strip().lower()
     if answer in ("y", "yes"):
         trust.trust(config)

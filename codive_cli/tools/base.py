@@ -60,6 +60,11 @@ class Tool(abc.ABC):
         value = arguments.get("path")
         return [value] if isinstance(value, str) else []
 
+    def preview(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        """What the call would change, shown before a person approves it ("" if nothing to
+        show beyond the arguments): file tools give a diff or the new content."""
+        return ""
+
     @abc.abstractmethod
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         """Do the work; raise ToolError for failures the model should see."""

@@ -446,6 +446,18 @@ class WriteFileTool(Tool):
     }
     kind: ClassVar[ToolKind] = "edit"
 
+    def preview(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        """The diff against the file as it is, or the new file's first lines."""
+        try:
+            raw = require_string(arguments, "path")
+            content = require_string(arguments, "content")
+            path, shown = _resolve(context, raw)
+            if not _check_regular(path, raw, shown, for_write=True):
+                return _diff("", content, shown, created=True)
+            return _diff(_load_text(path, shown).text, content, shown) or "(no change)"
+        except ToolError as error:
+            return f"(cannot preview: {error})"
+
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         raw = require_string(arguments, "path")
         content = require_string(arguments, "content")
@@ -546,6 +558,22 @@ class EditFileTool(Tool):
         "additionalProperties": False,
     }
     kind: ClassVar[ToolKind] = "edit"
+
+    def preview(self, arguments: dict[str, Any], context: ToolContext) -> str:
+        """The diff the edit would make, computed the way `run` makes it, without writing."""
+        try:
+            raw = require_string(arguments, "path")
+            old = require_string(arguments, "old_string")
+            new = require_string(arguments, "new_string")
+            path, shown = _resolve(context, raw)
+            _check_regular(path, raw, shown)
+            text = _load_text(path, shown).text
+            if "\r" not in text:
+                old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
+            outcome = apply_edit(shown, text, old, new, arguments.get("replace_all") is True)
+            return _diff(text, outcome.text, shown) or "(no change)"
+        except ToolError as error:
+            return f"(the edit would fail: {error})"
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
         raw = require_string(arguments, "path")

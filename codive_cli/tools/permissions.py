@@ -55,6 +55,7 @@ class ApprovalRequest:
     tool: str
     arguments: dict[str, Any]
     reason: str
+    preview: str = ""  # what would change (a diff), shown before the question
 
 
 @dataclass(frozen=True)

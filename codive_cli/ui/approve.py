@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from codive_cli.tools.permissions import Approval, ApprovalRequest
+from codive_cli.ui.safe import plain, visible
 
 ReadLine = Callable[[str], str]
 
@@ -18,7 +20,7 @@ def describe(request: ApprovalRequest) -> str:
     """One line saying what the call would do."""
     args = request.arguments
     if request.tool == "bash":
-        return f"run: {args.get('command', '')}"
+        return f"run: {args.get('command', '')}"  # whole: every line of it runs
     if "path" in args:
         return f"{request.tool} {args['path']}"
     return f"{request.tool} {json.dumps(args, ensure_ascii=False)[:200]}"
@@ -41,8 +43,7 @@ class TerminalApprover:
     async def __call__(self, request: ApprovalRequest) -> Approval:
         if self.pause is not None:
             self.pause()
-        self.console.print(f"[bold yellow]?[/] codive wants to {describe(request)}", markup=True)
-        self.console.print(f"  [dim]({request.reason})[/]", markup=True)
+        self.show(request)
         while True:
             try:
                 answer = await asyncio.to_thread(
@@ -54,6 +55,17 @@ class TerminalApprover:
             if verdict is not None:
                 return verdict
             self.console.print("  please answer y, a or n", style="dim")
+
+    def show(self, request: ApprovalRequest) -> None:
+        """Exactly what would happen, before the question: the command, or the diff."""
+        from rich.syntax import Syntax
+
+        line = Text.assemble(("? ", "bold yellow"), "codive wants to ", plain(describe(request)))
+        self.console.print(line, soft_wrap=True)
+        if request.preview:
+            diff = visible(request.preview)
+            self.console.print(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
+        self.console.print(plain(f"  ({request.reason})", style="dim"), soft_wrap=True)
 
 
 def parse_answer(answer: str) -> Approval | None:

@@ -18,6 +18,7 @@ from codive_cli.provider import (
     ToolCallStart,
 )
 from codive_cli.ui import tools as tool_view
+from codive_cli.ui.safe import visible
 from codive_cli.ui.stream import MarkdownStream
 
 
@@ -140,7 +141,7 @@ class LiveRenderer:
         match event:
             case TextDelta(text=text):
                 self._flush_thinking()
-                self._open().feed(text)
+                self._open().feed(visible(text))  # a terminal: no escape codes from the model
             case ThinkingDelta(text=text):
                 self._open()
                 self._thinking += len(text.split())

@@ -10,6 +10,7 @@ from rich.console import Console
 from codive_cli.agent import RunResult
 from codive_cli.provider import ModelInfo, Provider, ToolCall, Usage
 from codive_cli.tools.base import ToolResult
+from codive_cli.ui.safe import plain
 
 T = TypeVar("T")
 
@@ -28,10 +29,10 @@ class Reporter:
         self.console = console
 
     def warn(self, message: str) -> None:
-        self.console.print(f"warning: {message}", style="yellow", markup=False, soft_wrap=True)
+        self.console.print(plain(f"warning: {message}", "yellow"), soft_wrap=True)
 
     def note(self, message: str) -> None:
-        self.console.print(f"codive: {message}", style="dim", markup=False, soft_wrap=True)
+        self.console.print(plain(f"codive: {message}", "dim"), soft_wrap=True)
 
     async def while_waiting(self, work: Awaitable[T], message: str) -> T:
         """Await `work` behind a spinner when stderr is a terminal."""

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from codive_cli.provider import ToolCall
 from codive_cli.tools.base import ToolResult
+from codive_cli.ui.safe import visible
 
 _KEY_ARGUMENT = {"bash": "command", "grep": "pattern", "glob": "pattern"}
 
@@ -24,12 +25,12 @@ def call_line(call: ToolCall) -> str:
         shown = " ".join(str(value).split())
     if len(shown) > 100:
         shown = shown[:99] + "…"
-    return f"{call.name}({shown})"
+    return visible(f"{call.name}({shown})")
 
 
 def result_summary(result: ToolResult, lines: int = 5) -> str:
     """The last lines of a command's output, or the first line of anything else."""
-    text = (result.content or "").strip("\n")
+    text = visible((result.content or "").strip("\n"))
     rows = text.splitlines()
     if not rows:
         return "(no output)"
@@ -53,7 +54,8 @@ def rich_view(call: ToolCall, result: ToolResult) -> RenderableType:
     head = Text("⏺ ", style="red" if result.is_error else "green")
     head.append(call_line(call), style="bold")
     if result.display and not result.is_error:
-        return Group(head, Syntax(result.display, "diff", theme="ansi_dark", word_wrap=True))
+        diff = visible(result.display)
+        return Group(head, Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
     body = Text("  ⎿ " + result_summary(result).replace("\n", "\n    "))
     body.stylize("red" if result.is_error else "dim")
     return Group(head, body)
