@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -106,6 +114,15 @@ class AgentSettings(_Section):
     """Rules that never run, e.g. "read_file(.env*)"."""
     max_steps: int = Field(50, gt=0)
     """Most model calls per request."""
+
+    @field_validator("allow", "deny")
+    @classmethod
+    def _rules_parse(cls, rules: list[str]) -> list[str]:
+        from codive_cli.tools.permissions import Rule
+
+        for text in rules:
+            Rule.parse(text)  # a ValueError names the rule and the expected form
+        return rules
 
 
 class McpServerSettings(_Section):
@@ -223,10 +240,14 @@ def read_config_file(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the file") from exc
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: nested too deeply", hint="fix the file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
     try:
         ConfigFile.model_validate(data)
+    except RecursionError:
+        raise ConfigError(f"{path}: a value is nested too deeply", hint="fix the file") from None
     except ValidationError as exc:
         raise ConfigError(_describe(path, text, exc), hint="see docs/configuration.md") from exc
     return data
@@ -294,6 +315,11 @@ def load_settings(
         raise ConfigError(
             f"CODIVE_{key}: {error['msg']}", hint="fix the environment variable or flag"
         ) from exc
+    except RecursionError:
+        raise ConfigError(
+            "a CODIVE_* variable holds a value nested too deeply",
+            hint="fix the environment variable",
+        ) from None
     except SettingsError as exc:  # a list or table variable that is not JSON
         raise ConfigError(
             f"{_unparsable_variable(str(exc))}: not valid JSON for a list or table",

@@ -32,9 +32,12 @@ class Rule:
 
     @classmethod
     def parse(cls, text: str) -> Rule:
-        match = _RULE.match(text)
+        match = _RULE.match(text) if isinstance(text, str) else None
         if not match:
-            raise ValueError(f"bad permission rule {text!r}: expected tool or tool(pattern)")
+            raise ValueError(
+                f"bad permission rule {text!r}: expected tool or tool(pattern), "
+                'e.g. "bash(git diff:*)" or "read_file(.env*)"'
+            )
         return cls(match.group(1), match.group(2))
 
     def covers_tool(self, name: str) -> bool:
