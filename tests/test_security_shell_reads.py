@@ -61,6 +61,8 @@ def decide(work: Path, command: str, mode: str = "ask", deny: tuple[str, ...] = 
         "ls -la",
         "wc -l src/*.py",
         "cat src/*.py | sort | uniq -c",
+        "sort < README.md | head",
+        "cat [.]env",  # bash does not match a leading dot with a bracket: a literal word
     ],
 )
 def test_ordinary_reads_still_run_without_asking(work: Path, command: str) -> None:
@@ -83,6 +85,13 @@ def test_ordinary_reads_still_run_without_asking(work: Path, command: str) -> No
         "git show HEAD:.env",
         "tail -c 100 config/.env",
         "cat id_rsa",
+        "cat < .env",
+        "grep x 0<.env",
+        "tr a-z n-za-m <.env",
+        "{ cat; } < .env",
+        "(cat) < .env",
+        "cat < .e*",
+        "wc -l < id_rsa | cat",
     ],
 )
 def test_reads_of_secrets_ask(work: Path, command: str) -> None:
@@ -111,6 +120,10 @@ def test_reads_of_secrets_ask(work: Path, command: str) -> None:
         "cat link-out",
         "cat proc-link/environ",
         "wc -c /dev/zero",
+        "wc -l < /proc/self/environ",
+        "cat < ../outside.txt",
+        "cat /proc/self/cwd/README.md",
+        "stat /proc/self/environ",
     ],
 )
 def test_reads_outside_the_workspace_ask(work: Path, command: str) -> None:

@@ -47,7 +47,7 @@ def check_denied(
 ) -> Problem | None:
     """For full mode, where everything runs but what a deny rule forbids."""
     for part in parts:
-        for path in _path_words(list(part.words[1:])):
+        for path in [*_path_words(list(part.words[1:])), *part.input_files]:
             denied = denies_reading(path)
             if denied:
                 return "deny", f"{path}: {denied}"
@@ -71,7 +71,7 @@ def _check_part(
                 + ", ".join(keys[:4])
                 + ": git could run a program it names"
             )
-    for path in _path_words(words[1:]):
+    for path in [*_path_words(words[1:]), *part.input_files]:
         problem = _check_path(path, guard, denies_reading, check_secrets)
         if problem is not None:
             return problem

@@ -69,6 +69,8 @@ class SimpleCommand:
     # Indexes of words that hold an unquoted glob character (`*`, `?`, `[`): the shell may
     # expand them to other words (never the command name: that is not judged).
     glob_words: frozenset[int] = frozenset()
+    # Files read through `<` anywhere on the line (conservatively: every part gets them all).
+    input_files: tuple[str, ...] = ()
 
 
 class _Unknown(Exception):
@@ -255,8 +257,9 @@ _SAFE_SINKS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 _OUTPUT_OPERATORS = frozenset({">", ">>", "&>", "&>>", ">|"})
 
 
-def _redirect_writes(node: Node) -> bool:
-    """Whether a `file_redirect` writes to a file; unknown forms raise."""
+def _redirect_writes(node: Node, inputs: list[str] | None = None) -> bool:
+    """Whether a `file_redirect` writes to a file; unknown forms raise. The file of an
+    input redirection (`< file`) is added to `inputs`."""
     operator: str | None = None
     targets: list[Node] = []
     for child in node.children:
@@ -291,6 +294,11 @@ def _redirect_writes(node: Node) -> bool:
     if value.startswith(("/dev/tcp/", "/dev/udp/")):
         return True  # a network connection: never harmless
     if operator == "<":
+        word = _decode_word(target)
+        if word.glob:
+            raise _Unknown("a glob in an input redirection")
+        if inputs is not None:
+            inputs.append(word.value)
         return False
     if operator in _OUTPUT_OPERATORS:
         return value not in _SAFE_SINKS
@@ -342,6 +350,7 @@ class _Walker:
     def __init__(self, source: str) -> None:
         self.source = source.encode("utf-8")
         self.out: list[SimpleCommand] = []
+        self.inputs: list[str] = []  # files read with `<`
         # The bytes accounted for, and whether each piece is a word (or reserved word) that
         # must stand apart from its neighbours.
         self.spans: list[tuple[int, int, bool]] = []
@@ -418,7 +427,7 @@ class _Walker:
     def redirect(self, node: Node) -> bool:
         for child in node.children:
             self.cover(child, child.is_named)
-        return _redirect_writes(node)
+        return _redirect_writes(node, self.inputs)
 
     def check_braces(self, node: Node) -> None:
         # `{` is a reserved word only when a blank follows it (`{ls;}` runs `{ls`).
@@ -518,6 +527,9 @@ def split_command(command: str) -> list[SimpleCommand] | None:
         walker = _Walker(command)
         walker.container(root, False, 0)
         walker.check_coverage()
+        if walker.inputs:
+            files = tuple(walker.inputs)
+            return [dataclasses.replace(part, input_files=files) for part in walker.out]
         return walker.out
     except (_Unknown, UnicodeError, RecursionError):
         return None
