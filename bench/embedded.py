@@ -163,7 +163,7 @@ async def tokens_per_second(binary: Path, model: Path) -> dict[str, object]:
     try:
         await server.wait_healthy(60)
         body = {
-            "prompt": "Write a long story about a lighthouse keeper.",
+            "prompt": "The keeper watched the grey sea from the lighthouse. " * 40,
             "n_predict": 128,
             "ignore_eos": True,
             "cache_prompt": False,
