@@ -133,6 +133,8 @@ class Chat:
             try:
                 await task
             except asyncio.CancelledError:
+                if _stopping():  # codive itself is asked to stop (SIGTERM, SIGHUP)
+                    raise
                 self.note("interrupted; the conversation is kept")
             except ContextTooLong:
                 await self._retry_after_compaction(prompt)
@@ -338,6 +340,12 @@ def markdown_transcript(messages: list[ChatMessage]) -> str:
         calls = "\n".join(f"- `{c.name}` {c.arguments}" for c in message.tool_calls)
         parts.append(f"**{message.role}**\n\n{text}" + (f"\n\n{calls}" if calls else ""))
     return "\n\n".join(parts) + "\n"
+
+
+def _stopping() -> bool:
+    """Whether the task running the chat has been cancelled, not just the turn (Ctrl-C)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 @contextlib.contextmanager

@@ -6,6 +6,7 @@ so `codive --help` and `codive --version` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from enum import StrEnum
@@ -304,7 +305,7 @@ def setup_local(
 
 def _run(command: object) -> None:
     """Run a command; errors become one line on stderr and the documented exit status."""
-    from codive_cli.errors import CodiveError
+    from codive_cli.errors import CodiveError, Terminated
 
     try:
         code = command()  # type: ignore[operator]
@@ -313,6 +314,10 @@ def _run(command: object) -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         raise typer.Exit(130) from None
+    except Terminated as stop:
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            sys.stderr.write(f"\n{stop}\n")
+        raise typer.Exit(stop.exit_code) from None
     except (typer.Exit, typer.Abort):
         raise
     except Exception as error:  # a bug: say so in one line, trace only with --debug

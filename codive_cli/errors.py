@@ -13,9 +13,14 @@ CodiveError                   exit status 1 unless it says otherwise
     ├── ParseError            a body or event that is not what the protocol says
     ├── ModelNotFound         the model name is unknown to the provider
     └── ContextTooLong        the prompt does not fit (`max`, `actual` when known)
+
+Terminated (a BaseException, like KeyboardInterrupt) is no error: SIGTERM or SIGHUP asked
+codive to stop, and it exits with 128 + the signal's number once it has cleaned up.
 """
 
 from __future__ import annotations
+
+import signal
 
 
 class CodiveError(Exception):
@@ -102,3 +107,13 @@ class ContextTooLong(ProviderError):
         super().__init__(message, hint=hint)
         self.max = max
         self.actual = actual
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived; raised once the command has stopped what it started."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"terminated ({self.name})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -283,16 +284,65 @@ class ResponseBuilder:
 
 
 def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
-    """Parse a tool call's argument string once; an empty string means no arguments."""
+    """Parse a tool call's argument string once; an empty string means no arguments.
+
+    Arguments that cannot be used safely make a call with an `arguments_error` (the loop
+    answers it with an error result): not JSON, not an object, or a value nothing downstream
+    can take (see `arguments_problem`).
+    """
     if not raw.strip():
         return ToolCall(call_id, name, {})
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
-        return ToolCall(call_id, name, {}, f"arguments are not valid JSON ({exc.msg}): {raw!r}")
+        return _refused(call_id, name, f"arguments are not valid JSON ({exc.msg})", raw)
+    except RecursionError:
+        return _refused(call_id, name, _TOO_DEEP, raw)
     if not isinstance(value, dict):
-        return ToolCall(call_id, name, {}, f"arguments must be a JSON object, got: {raw!r}")
+        return _refused(call_id, name, "arguments must be a JSON object", raw)
+    problem = arguments_problem(value)
+    if problem:
+        return _refused(call_id, name, problem, raw)
     return ToolCall(call_id, name, value)
+
+
+MAX_ARGUMENT_DEPTH = 64  # far beyond any tool's schema, far below Python's recursion limit
+_TOO_DEEP = f"arguments are nested too deeply (more than {MAX_ARGUMENT_DEPTH} levels)"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_QUOTED_CHARS = 200
+
+
+def arguments_problem(arguments: dict[str, Any]) -> str | None:
+    """Why parsed arguments cannot be used, or None.
+
+    Two things pass `json.loads` and then break whatever handles the call next: nesting
+    deep enough that encoding it again (for the session, `--json`, the next request) runs out
+    of stack, and a lone surrogate (a `\\ud800` escape without its pair), which no UTF-8
+    output, file or process argument can carry.
+    """
+    stack: list[tuple[Any, int]] = [(arguments, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_ARGUMENT_DEPTH:
+            return _TOO_DEEP
+        if isinstance(value, dict):
+            stack.extend((item, depth) for item in value)  # keys: checked as strings
+            stack.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and (bad := _SURROGATE.search(value)):
+            return (
+                f"arguments hold a lone surrogate (\\u{ord(bad.group()):04x}), half of a "
+                "UTF-16 pair and not valid Unicode; write the character itself"
+            )
+    return None
+
+
+def _refused(call_id: str, name: str, problem: str, raw: str) -> ToolCall:
+    quoted = repr(raw[:_QUOTED_CHARS])  # repr: escapes what cannot be printed
+    if len(raw) > _QUOTED_CHARS:
+        quoted += f"... ({len(raw):,} characters)"
+    return ToolCall(call_id, name, {}, f"{problem}: {quoted}")
 
 
 def fold(events: Iterable[StreamEvent]) -> CompletionResponse:

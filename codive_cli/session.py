@@ -17,9 +17,12 @@ Each line is one JSON object whose first key is `type`:
 
 Writing: every record is one whole line, handed to a single `os.write` on an `O_APPEND`
 descriptor, so a killed codive never leaves half a line of its own; `sync` (once per turn)
-makes the turn durable. Loading never fails on content: a torn or corrupt line is skipped with
-a warning naming its line, two records glued on one line are both read, and the conversation
-is repaired so the model APIs accept it (tool calls left without results get error results).
+makes the turn durable. A session is written by one codive at a time: it holds an exclusive
+lock on the file from its first write (or from `create`, or a `load(..., lock=True)`) until it
+closes, and another codive that wants to go on with it gets `SessionBusy` and can `fork` it.
+Loading never fails on content: a torn or corrupt line is skipped with a warning naming its
+line, two records glued on one line are both read, and the conversation is repaired so the
+model APIs accept it (tool calls left without results get error results).
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from codive_cli import session_lock
 from codive_cli.provider import ChatMessage, Role, Thinking, ToolCall, Usage
 
 __all__ = [
     "INTERRUPTED_RESULT",
     "SUMMARY_PREFIX",
     "Session",
+    "SessionBusy",
     "SessionInfo",
     "SessionStore",
     "decode_message",
@@ -344,6 +349,17 @@ class SessionInfo:
     messages: int
 
 
+class SessionBusy(Exception):
+    """Another codive has the session open. `session` is what the file held when we looked
+    (readable, not writable here); `holder` is the other process's pid, when known."""
+
+    def __init__(self, session: Session, holder: int | None) -> None:
+        who = f"another codive (pid {holder})" if holder else "another codive"
+        super().__init__(f"session {session.id} is open in {who}")
+        self.session = session
+        self.holder = holder
+
+
 class Session:
     """One conversation and the file it is saved in.
 
@@ -364,11 +380,13 @@ class Session:
         self.warnings: list[str] = []
         self.title = ""
         self.usage = Usage()
-        self._fd = fd
+        self._fd: int | None = None
         self._closed = False
         self._unsaved: list[ChatMessage] = []
         self._needs_newline = False
         self._dir_synced = fd is None  # a new file's directory entry is synced once
+        if fd is not None:
+            self._adopt(fd)
 
     @classmethod
     def _replayed(cls, path: Path, replay: _Replay) -> Session:
@@ -456,17 +474,42 @@ class Session:
         if self._closed:
             raise ValueError(f"session {self.id} is closed")
         if self._fd is None:
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | _BINARY)
-            size = os.lseek(fd, 0, os.SEEK_END)
-            if size:  # a torn last line (power loss) must not swallow the next record
-                os.lseek(fd, size - 1, os.SEEK_SET)
-                self._needs_newline = os.read(fd, 1) != b"\n"
-            self._fd = fd
+            self._adopt(_locked(self.path, self))
+        assert self._fd is not None
         return self._fd
 
+    def _adopt(self, fd: int) -> None:
+        """Write through `fd` from now on (locked, or only ever seen by us: a new file)."""
+        size = os.lseek(fd, 0, os.SEEK_END)
+        if size:  # a torn last line (power loss) must not swallow the next record
+            os.lseek(fd, size - 1, os.SEEK_SET)
+            self._needs_newline = os.read(fd, 1) != b"\n"
+        self._fd = fd
 
-def _load(path: Path) -> Session:
-    return Session._replayed(path, _Replay().read(path.read_bytes()))
+
+def _locked(path: Path, session: Session | None = None) -> int:
+    """The file open for appending, with its lock; SessionBusy if another codive has it."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | _BINARY)
+    if session_lock.acquire(fd):
+        return fd
+    try:
+        holder = session_lock.holder(fd)
+    finally:
+        os.close(fd)
+    raise SessionBusy(session or _load(path), holder)
+
+
+def _load(path: Path, *, lock: bool = False) -> Session:
+    if not lock:
+        return Session._replayed(path, _Replay().read(path.read_bytes()))
+    fd = _locked(path)
+    try:  # read under the lock: what we hold is what the file holds
+        session = _load(path)
+        session._adopt(fd)
+    except BaseException:
+        os.close(fd)
+        raise
+    return session
 
 
 def _header_workspace(path: Path) -> str | None:
@@ -529,6 +572,7 @@ class SessionStore:
                 )
             except FileExistsError:
                 continue
+            session_lock.acquire(fd)  # a new file: nobody else can hold it yet
             break
         else:
             raise FileExistsError(f"no free session id in {self.root} for {now:%Y%m%d-%H%M%S}")
@@ -544,23 +588,26 @@ class SessionStore:
             raise
         return session
 
-    def load(self, session_id: str) -> Session:
-        """The session with this id, or the only one whose id starts with it; else KeyError."""
+    def load(self, session_id: str, *, lock: bool = False) -> Session:
+        """The session with this id, or the only one whose id starts with it; else KeyError.
+
+        With `lock`, it is locked for writing at once (SessionBusy if another codive has it).
+        """
         names = {path.stem: path for path, _ in _session_files(self.root)}
         if session_id in names:
-            return _load(names[session_id])
+            return _load(names[session_id], lock=lock)
         matches = sorted(name for name in names if session_id and name.startswith(session_id))
         if len(matches) == 1:
-            return _load(names[matches[0]])
+            return _load(names[matches[0]], lock=lock)
         if matches:
             raise KeyError(f"session id {session_id!r} is ambiguous: {', '.join(matches)}")
         raise KeyError(f"no saved session {session_id!r}")
 
-    def latest(self, workspace: Path) -> Session | None:
+    def latest(self, workspace: Path, *, lock: bool = False) -> Session | None:
         """The most recently updated session of `workspace`.
 
         Sessions without a user message (started, then left) are passed over unless there is
-        nothing else, so `--continue` finds the last real conversation.
+        nothing else, so `--continue` finds the last real conversation. With `lock`, as `load`.
         """
         key = _workspace_key(workspace)
         empty: Session | None = None
@@ -572,9 +619,19 @@ class SessionStore:
             except FileNotFoundError:
                 continue
             if any(message.role == "user" for message in session.messages):
-                return session
+                return _load(path, lock=True) if lock else session
             empty = empty or session
-        return empty
+        return _load(empty.path, lock=True) if lock and empty else empty
+
+    def fork(self, session: Session, **meta: Any) -> Session:
+        """A new session that starts with `session`'s conversation (for a second codive to go
+        on with while the first has it open); `meta` updates the header's."""
+        header = {**session.meta, **meta, "forked_from": session.id}
+        copy = self.create(Path(session.workspace or "."), **header)
+        for index, message in enumerate(session.messages):
+            copy.append(message, interrupted=index in session.interrupted_indexes)
+        copy.warnings = list(session.warnings)
+        return copy
 
     def list(self, workspace: Path | None = None) -> list[SessionInfo]:
         """Saved sessions, of one workspace or all, most recently updated first."""

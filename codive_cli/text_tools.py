@@ -18,7 +18,13 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from codive_cli.provider import ChatMessage, CompletionResponse, ToolCall, ToolDefinition
+from codive_cli.provider import (
+    ChatMessage,
+    CompletionResponse,
+    ToolCall,
+    ToolDefinition,
+    arguments_problem,
+)
 
 _CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.S)
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$")
@@ -63,6 +69,9 @@ def _call(call_id: str, body: str) -> ToolCall:
         arguments = _loads(arguments) if arguments.strip() else {}
     if not isinstance(arguments, dict):
         return ToolCall(call_id, name, {}, f"arguments must be a JSON object: {body[:200]!r}")
+    problem = arguments_problem(arguments)
+    if problem:
+        return ToolCall(call_id, name, {}, f"{problem}: {body[:200]!r}")
     return ToolCall(call_id, name, arguments)
 
 
@@ -72,6 +81,8 @@ def _loads(text: str) -> Any:
             return json.loads(candidate)
         except json.JSONDecodeError:
             continue
+        except RecursionError:  # nested too deeply to be a call anyone meant
+            return None
     return None
 
 

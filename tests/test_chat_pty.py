@@ -12,6 +12,7 @@ from typing import Any
 import pexpect
 
 from tests.scripted_server import ScriptedServer
+from tests.test_signals import started_job, wait_dead
 
 CODIVE = str(Path(sys.executable).parent / "codive")
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
@@ -216,3 +217,21 @@ def test_chat_asks_once_before_trusting_a_project_file(tmp_path: Path) -> None:
         child.expect("mode full")
         say(child, "/exit")
         child.expect(pexpect.EOF)
+
+
+def test_closing_the_terminal_stops_the_running_command(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    long = {"command": "sleep 300 & echo $! > sleep.pid; wait"}
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{"id": "b", "name": "bash", "arguments": long}]},
+        {"text": "-"},
+    ]
+    with ScriptedServer(script) as server:
+        child = spawn(server, work, env, "--permission-mode", "full")
+        say(child, "run it")
+        job = started_job(work, child.isalive)
+        os.close(child.child_fd)  # the terminal goes away: the kernel sends SIGHUP
+        child.closed = True
+        _, status = os.waitpid(child.pid, 0)
+    wait_dead(job)
+    assert os.waitstatus_to_exitcode(status) == 129

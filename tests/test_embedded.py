@@ -175,7 +175,7 @@ def test_fresh_machine_answers_locally(tmp_path: Path) -> None:
 
 
 @pytest.mark.llama
-@pytest.mark.parametrize("how", ["exit", "SIGINT", "SIGKILL"])
+@pytest.mark.parametrize("how", ["exit", "SIGINT", "SIGTERM", "SIGHUP", "SIGKILL"])
 def test_no_server_outlives_codive(tmp_path: Path, how: str) -> None:
     prompt = "Write a long essay about the history of computing." if how != "exit" else "hi"
     with subprocess.Popen(
@@ -193,9 +193,10 @@ def test_no_server_outlives_codive(tmp_path: Path, how: str) -> None:
             assert process.wait(120) == 0
         else:
             process.stdout.read(1)  # the answer has started
-            process.send_signal(signal.SIGINT if how == "SIGINT" else signal.SIGKILL)
+            process.send_signal(getattr(signal, how))
             code = process.wait(60)
-            assert code == (130 if how == "SIGINT" else -signal.SIGKILL)
+            expected = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129, "SIGKILL": -9}
+            assert code == expected[how]
         assert "Traceback" not in process.stderr.read().decode()
     assert servers, "no llama-server child was seen"
     wait_for(lambda: not any(alive(pid) for pid in servers), timeout=20)

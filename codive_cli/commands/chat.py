@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from codive_cli.agent import AgentEvent, ToolFinished
+from codive_cli.commands import lifetime
 from codive_cli.commands.run import (
     CompleteOptions,
     attach_mcp,
@@ -59,7 +59,7 @@ def chat_command(options: ChatOptions) -> int:
         settings, options.provider, model=options.model, base_url=options.base_url
     )
     provider = create_provider(config)
-    return asyncio.run(_chat(provider, options, settings))
+    return lifetime.run(_chat(provider, options, settings))
 
 
 async def _chat(provider: Provider, options: ChatOptions, settings: Settings) -> int:
@@ -74,7 +74,7 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     provider.on_notice = reporter.note
     store = SessionStore()
     root = Path.cwd().resolve()
-    session = _open_session(store, root, options, provider)
+    session = _open_session(store, root, options, provider, reporter)
     current: list[Renderer] = []
 
     def new_renderer() -> Renderer:
@@ -137,20 +137,33 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     return 0
 
 
-def _open_session(store: Any, root: Path, options: ChatOptions, provider: Provider) -> Any:
-    if options.resume:
-        try:
-            return store.load(options.resume)
-        except KeyError as error:
-            raise ConfigError(
-                f"no saved session {options.resume!r}", hint="see /sessions"
-            ) from error
-    if options.continue_last:
-        session = store.latest(root)
-        if session is None:
-            raise ConfigError("no earlier session in this folder", hint="start one: codive chat")
-        return session
+def _open_session(
+    store: Any, root: Path, options: ChatOptions, provider: Provider, reporter: Reporter
+) -> Any:
+    """The session to write: a new one, or the one to go on with (a copy of it, if another
+    codive has it open: two writers would interleave their turns in one file)."""
+    from codive_cli.session import SessionBusy
+
     config = provider.config
+    try:
+        if options.resume:
+            try:
+                return store.load(options.resume, lock=True)
+            except KeyError as error:
+                raise ConfigError(
+                    f"no saved session {options.resume!r}", hint="see /sessions"
+                ) from error
+        if options.continue_last:
+            session = store.latest(root, lock=True)
+            if session is None:
+                raise ConfigError(
+                    "no earlier session in this folder", hint="start one: codive chat"
+                )
+            return session
+    except SessionBusy as busy:
+        fork = store.fork(busy.session, provider=config.display_name, model=config.model)
+        reporter.note(f"{busy}, so this chat goes on in a copy of it: session {fork.id}")
+        return fork
     return store.create(root, provider=config.display_name, model=config.model)
 
 

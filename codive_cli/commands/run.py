@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +13,7 @@ from typing import Any
 from rich.console import Console
 
 from codive_cli.agent import Agent, AgentEvent, RunResult, ToolFinished
+from codive_cli.commands import lifetime
 from codive_cli.config import (
     Settings,
     load_settings,
@@ -37,6 +36,7 @@ from codive_cli.ui.render import (
     PlainRenderer,
     Renderer,
     SilentRenderer,
+    json_line,
 )
 from codive_cli.ui.report import Reporter
 
@@ -77,7 +77,7 @@ def complete_command(options: CompleteOptions) -> int:
     )
     prompt = read_prompt(options.prompt)
     provider = create_provider(config)
-    return asyncio.run(_complete(provider, options, prompt, settings))
+    return lifetime.run(_complete(provider, options, prompt, settings))
 
 
 async def _complete(
@@ -135,7 +135,7 @@ async def _complete(
         record = result_object(result, provider)
         if options.stream_json:
             record = {"type": "result", **record}
-        sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        sys.stdout.write(json_line(record) + "\n")
     return 0
 
 

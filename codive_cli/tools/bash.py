@@ -6,12 +6,19 @@ import asyncio
 import contextlib
 import os
 import signal
+from pathlib import Path
 from typing import Any, ClassVar
 
 from codive_cli.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
+OUTPUT_GRACE = 1.0  # seconds to collect what is left in the pipe once the command is done
+STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL for what a command left behind
+POLL_INTERVAL = 0.05
+BACKGROUND_NOTE = (
+    "background jobs are stopped when the command ends: the ones it left running were stopped"
+)
 # Variables that hold the person's model-provider credentials: commands the model runs
 # have no business reading them.
 CREDENTIAL_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "CODIVE_PROVIDER__API_KEY")
@@ -56,8 +63,9 @@ class BashTool(Tool):
         "in the workspace root (cd does not carry over; chain with &&). Output is capped at "
         f"{MAX_RESULT_CHARS} characters (head and tail kept). The command is killed, with "
         f"everything it started, after `timeout` seconds (default {DEFAULT_TIMEOUT:.0f}, "
-        f"at most {MAX_TIMEOUT:.0f}). Prefer read_file, grep and glob for reading and "
-        "searching files."
+        f"at most {MAX_TIMEOUT:.0f}). Background jobs (`&`) are stopped when the command "
+        "ends, so start a server and use it in the same command. Prefer read_file, grep and "
+        "glob for reading and searching files."
     )
     parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -81,35 +89,86 @@ class BashTool(Tool):
             raise ToolError("`command` must be a non-empty string")
         timeout = _timeout(arguments.get("timeout"))
         output = Output()
-        process = await asyncio.create_subprocess_exec(
-            "bash",
-            "-c",
-            command,
-            cwd=context.root,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so all of it can be killed
-            env=_environment(),
-        )
         context.progress = output  # the loop reads partial output if we are interrupted
-        try:
-            await asyncio.wait_for(_pump(process, output), timeout)
-            code = await process.wait()
-        except TimeoutError:
-            await _kill_group(process)
-            text = output.text()
-            return ToolResult(
-                f"{text}\n[killed after {timeout:g} s: the command did not finish]",
-                is_error=True,
-                metadata={"exit_code": None, "timed_out": True},
-            )
-        except BaseException:
-            await _kill_group(process)  # interrupted: leave nothing running
-            raise
+        async with _Shell(command, context.root) as shell:
+            pump = asyncio.ensure_future(shell.pump(output))
+            try:
+                code = await asyncio.wait_for(shell.process.wait(), timeout)
+            except TimeoutError:
+                await _kill_group(shell.process)
+                await _drain(pump)
+                return ToolResult(
+                    f"{output.text()}\n[killed after {timeout:g} s: the command did not finish]",
+                    is_error=True,
+                    metadata={"exit_code": None, "timed_out": True},
+                )
+            except BaseException:
+                await _kill_group(shell.process)  # interrupted: leave nothing running
+                pump.cancel()
+                raise
+            # The shell is done; what it left running in the background goes with it, or
+            # it would hold the output open (and the call) until the timeout.
+            stopped = await _stop_leftovers(shell.process.pid)
+            await _drain(pump)
         text = output.text()
         body = f"{text}\n[exit code {code}]" if text else f"[exit code {code}, no output]"
-        return ToolResult(body, is_error=code != 0, metadata={"exit_code": code})
+        metadata: dict[str, Any] = {"exit_code": code}
+        if stopped:
+            body += f"\n[{BACKGROUND_NOTE}]"
+            metadata["background_stopped"] = True
+        return ToolResult(body, is_error=code != 0, metadata=metadata)
+
+
+class _Shell:
+    """`bash -c COMMAND` in its own process group, stdout and stderr on one pipe we own.
+
+    Owning the read end lets us close it when we stop listening, even while a process that
+    left the group still holds the write end.
+    """
+
+    def __init__(self, command: str, root: Path) -> None:
+        self.command = command
+        self.root = root
+        self.reader = asyncio.StreamReader()
+        self.transport: asyncio.ReadTransport | None = None
+
+    async def __aenter__(self) -> _Shell:
+        read_fd, write_fd = os.pipe()
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                "bash",
+                "-c",
+                self.command,
+                cwd=self.root,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,  # its own process group, so all of it can be stopped
+                env=_environment(),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        pipe = os.fdopen(read_fd, "rb", buffering=0)
+        protocol = asyncio.StreamReaderProtocol(self.reader)
+        loop = asyncio.get_running_loop()
+        try:
+            self.transport, _ = await loop.connect_read_pipe(lambda: protocol, pipe)
+        except BaseException:
+            pipe.close()
+            await _kill_group(self.process)
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    async def pump(self, output: Output) -> None:
+        while chunk := await self.reader.read(65536):
+            output.add(chunk)
 
 
 def _timeout(value: Any) -> float:
@@ -134,10 +193,48 @@ def _environment() -> dict[str, str]:
     return env
 
 
-async def _pump(process: asyncio.subprocess.Process, output: Output) -> None:
-    assert process.stdout is not None
-    while chunk := await process.stdout.read(65536):
-        output.add(chunk)
+async def _drain(pump: asyncio.Future[None]) -> None:
+    """Let the output that is on its way arrive, then stop reading."""
+    try:
+        await asyncio.wait_for(asyncio.shield(pump), OUTPUT_GRACE)
+    except TimeoutError:  # a process outside the group still holds the pipe open
+        pump.cancel()
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs (zombies do not count: no reaper may come)."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        if fields[0] != "Z" and fields[2] == str(pgid):
+            return True
+    return False
+
+
+async def _stop_leftovers(pgid: int) -> bool:
+    """Stop what the finished shell left running in its group; True if there was any."""
+    if not _group_alive(pgid):
+        return False
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 0.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
+        for _ in range(int(grace / POLL_INTERVAL)):
+            await asyncio.sleep(POLL_INTERVAL)
+            if not _group_alive(pgid):
+                return True
+    return True
 
 
 async def _kill_group(process: asyncio.subprocess.Process) -> None:

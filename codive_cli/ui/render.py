@@ -52,6 +52,22 @@ class PlainRenderer:
         self.out.flush()
 
 
+def json_line(record: object) -> str:
+    """`record` as JSON on one line: raw UTF-8 where it can be, `\\u` escapes where it cannot.
+
+    A lone surrogate (from a model's `\\ud800` escape, say) has no UTF-8 form: written raw it
+    would fail the write, so that line is escaped throughout and stays valid JSON.
+    """
+    import json
+
+    text = json.dumps(record, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(record)
+    return text
+
+
 class JsonLinesRenderer:
     """`--output-format stream-json`: one JSON object per line, as things happen."""
 
@@ -59,9 +75,7 @@ class JsonLinesRenderer:
         self.out = out or sys.stdout
 
     def emit(self, record: dict[str, object]) -> None:
-        import json
-
-        self.out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.out.write(json_line(record) + "\n")
         self.out.flush()
 
     def on_event(self, event: AgentEvent) -> None:

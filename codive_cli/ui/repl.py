@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -92,11 +94,28 @@ class TerminalSource:
 
 
 class LineSource:
-    """Prompts from a pipe, one per line (`codive chat < prompts.txt`)."""
+    """Prompts from a pipe, one per line (`codive chat < prompts.txt`).
+
+    Lines are read on a daemon thread: a pipe that stays open and silent must not keep
+    codive from exiting when it is told to stop (asyncio waits for its own worker threads).
+    """
 
     async def read(self) -> str | None:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        return line.rstrip("\n") if line else None
+        loop = asyncio.get_running_loop()
+        line: asyncio.Future[str] = loop.create_future()
+
+        def deliver(text: str) -> None:
+            if not line.done():
+                line.set_result(text)
+
+        def read_line() -> None:
+            text = sys.stdin.readline()
+            with contextlib.suppress(RuntimeError):  # the loop closed while we waited
+                loop.call_soon_threadsafe(deliver, text)
+
+        threading.Thread(target=read_line, name="codive-stdin", daemon=True).start()
+        text = await line
+        return text.rstrip("\n") if text else None
 
 
 def interactive() -> bool:
