@@ -429,8 +429,8 @@ async def start_mcp_tools(
 
 
 def _environment() -> dict[str, str]:
-    """The environment for a stdio server, without the person's model API keys (a server
+    """The environment for a stdio server, without any credential codive knows (a server
     that needs a key of its own gets it from its `env` table)."""
-    from codive_cli.tools.bash import CREDENTIAL_VARIABLES
+    from codive_cli.tools.credentials import scrubbed_environment
 
-    return {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+    return scrubbed_environment(os.environ)

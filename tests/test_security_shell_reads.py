@@ -281,3 +281,18 @@ def test_planted_option_file_does_not_run(work: Path) -> None:
         result = run_model_command(work, "rg TODO *", mode)
         assert result.returncode == 0, result.stderr
         assert not marker.exists(), mode
+
+
+async def test_commands_get_no_credential_in_their_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-groq-0123456789")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-0123456789abcdef")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_0123456789abcdef")
+    monkeypatch.setenv("ODDLY_NAMED", "sk-endpoint-key-0123")  # an api_key_env codive knows
+    monkeypatch.setenv("HARMLESS_SETTING", "stays")
+    context = ToolContext(tmp_path, None, secrets=("sk-endpoint-key-0123",))
+    result = await BashTool().run({"command": "env"}, context)
+    for value in ("gsk-groq", "aws-0123", "ghp_0123", "sk-endpoint-key"):
+        assert value not in result.content
+    assert "HARMLESS_SETTING=stays" in result.content

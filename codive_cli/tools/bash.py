@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from codive_cli.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
+from codive_cli.tools.credentials import scrubbed_environment
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
@@ -19,9 +20,6 @@ POLL_INTERVAL = 0.05
 BACKGROUND_NOTE = (
     "background jobs are stopped when the command ends: the ones it left running were stopped"
 )
-# Variables that hold the person's model-provider credentials: commands the model runs
-# have no business reading them.
-CREDENTIAL_VARIABLES = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "CODIVE_PROVIDER__API_KEY")
 
 
 class Output:
@@ -90,7 +88,7 @@ class BashTool(Tool):
         timeout = _timeout(arguments.get("timeout"))
         output = Output()
         context.progress = output  # the loop reads partial output if we are interrupted
-        async with _Shell(command, context.root) as shell:
+        async with _Shell(command, context.root, context.secrets) as shell:
             pump = asyncio.ensure_future(shell.pump(output))
             try:
                 code = await asyncio.wait_for(shell.process.wait(), timeout)
@@ -126,9 +124,10 @@ class _Shell:
     left the group still holds the write end.
     """
 
-    def __init__(self, command: str, root: Path) -> None:
+    def __init__(self, command: str, root: Path, secrets: tuple[str, ...] = ()) -> None:
         self.command = command
         self.root = root
+        self.secrets = secrets
         self.reader = asyncio.StreamReader()
         self.transport: asyncio.ReadTransport | None = None
 
@@ -144,7 +143,7 @@ class _Shell:
                 stdout=write_fd,
                 stderr=write_fd,
                 start_new_session=True,  # its own process group, so all of it can be stopped
-                env=_environment(),
+                env=environment(self.secrets),
             )
         except BaseException:
             os.close(read_fd)
@@ -179,8 +178,10 @@ def _timeout(value: Any) -> float:
     return min(float(value), MAX_TIMEOUT)
 
 
-def _environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in CREDENTIAL_VARIABLES}
+def environment(secrets: tuple[str, ...] = ()) -> dict[str, str]:
+    """What a command gets: this process's environment without any credential codive knows
+    (by name, and any variable holding one of `secrets`), and no pager or editor."""
+    env = {k: v for k, v in scrubbed_environment(os.environ).items() if v not in secrets}
     env.update(
         PAGER="cat",
         GIT_PAGER="cat",
