@@ -36,6 +36,7 @@ bench:
 	$(PYTHON) bench/embedded.py
 	$(PYTHON) bench/render.py
 	$(PYTHON) bench/search.py
+	$(PYTHON) bench/sandbox.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache

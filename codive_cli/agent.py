@@ -292,7 +292,7 @@ class Agent:
             if not answer.allowed:
                 reason = f": {answer.reason}" if answer.reason else ""
                 return ToolResult(f"the user did not allow this call{reason}", True)
-            if answer.always:
+            if answer.always and not verdict.once:
                 self.policy.remember(tool, call.arguments)
         return None
 

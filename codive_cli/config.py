@@ -142,6 +142,19 @@ class McpServerSettings(_Section):
     """Seconds to wait for it to start and for each call."""
 
 
+class SandboxSettings(_Section):
+    """`[sandbox]`: the OS sandbox commands run in (docs/security.md)."""
+
+    network: bool = False
+    """Let sandboxed commands use the network (off: no network at all)."""
+    writable: list[str] = Field(default_factory=list)
+    """More folders sandboxed commands may write, e.g. "~/.cache/pip"."""
+    hidden: list[str] = Field(default_factory=list)
+    """More files or folders sandboxed commands may not read (beside ~/.ssh, ~/.aws, ...)."""
+    full: bool = False
+    """Sandbox commands in full mode too."""
+
+
 class McpSettings(_Section):
     """`[mcp]`: Model Context Protocol servers."""
 
@@ -155,6 +168,7 @@ class ConfigFile(_Section):
     providers: dict[str, EndpointSettings] = Field(default_factory=dict)
     agent: AgentSettings = Field(default_factory=lambda: AgentSettings())
     mcp: McpSettings = Field(default_factory=lambda: McpSettings())
+    sandbox: SandboxSettings = Field(default_factory=lambda: SandboxSettings())
 
 
 class _FileSource(PydanticBaseSettingsSource):

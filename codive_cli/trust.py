@@ -104,6 +104,12 @@ def restrict(
     if "mcp" in data:
         data.pop("mcp")
         ignored.append("mcp")
+    sandbox = data.get("sandbox")
+    if isinstance(sandbox, dict):
+        for key in ("network", "writable"):  # loosening; `hidden` and `full` tighten
+            if key in sandbox:
+                sandbox.pop(key)
+                ignored.append(f"sandbox.{key}")
     provider = data.get("provider")
     if isinstance(provider, dict):
         for key in ("name", "base_url", "api_key", "headers"):

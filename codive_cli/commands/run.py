@@ -29,6 +29,7 @@ from codive_cli.tools.base import ToolContext
 from codive_cli.tools.credentials import known_secrets, redact
 from codive_cli.tools.guard import WorkspaceGuard
 from codive_cli.tools.permissions import Approver, Policy, deny_without_terminal
+from codive_cli.tools.sandbox import Sandbox, find_bwrap
 from codive_cli.ui.approve import TerminalApprover, can_ask
 from codive_cli.ui.render import (
     JsonLinesRenderer,
@@ -187,6 +188,22 @@ def codive_folders() -> list[Path]:
     return own
 
 
+def build_sandbox(root: Path, settings: Settings) -> Sandbox:
+    """The sandbox commands run in (found and proven once a process)."""
+    binary, problem = find_bwrap()
+    config = settings.sandbox
+    return Sandbox(
+        root,
+        binary,
+        problem,
+        network=config.network,
+        extra_writable=tuple(Path(p).expanduser() for p in config.writable),
+        extra_hidden=tuple(Path(p).expanduser() for p in config.hidden),
+        protected=tuple(codive_folders()),
+        in_full_mode=config.full,
+    )
+
+
 def build_agent(
     provider: Provider,
     options: CompleteOptions,
@@ -202,7 +219,10 @@ def build_agent(
     guard = WorkspaceGuard(root, protected=codive_folders())
     tools = builtin_tools() if options.tools else []
     mode = options.permission_mode or settings.agent.permission_mode
-    policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard)  # type: ignore[arg-type]
+    sandbox = build_sandbox(root, settings)
+    policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard, sandbox)  # type: ignore[arg-type]
+    if not sandbox.available and sandbox.applies(mode):
+        warn(f"no OS sandbox for commands here ({sandbox.problem}): every command asks")
     secrets = known_secrets(os.environ, settings, [provider.config.api_key])
     approver: Approver = deny_without_terminal
     if can_ask() and ask:
@@ -216,7 +236,7 @@ def build_agent(
     return Agent(
         provider,
         tools,
-        ToolContext(root, guard, secrets, policy=policy),
+        ToolContext(root, guard, secrets, policy=policy, sandbox=sandbox),
         policy=policy,
         approver=approver,
         system=redact(system, secrets),

@@ -39,6 +39,7 @@ class ToolContext:
     secrets: tuple[str, ...] = ()  # strings that must never appear in a result (API keys)
     progress: Any = None  # a running tool's partial output (bash sets it), for interruptions
     policy: Any = None  # the one current Policy: every permission fact is read from it
+    sandbox: Any = None  # codive_cli.tools.sandbox.Sandbox: where commands run
 
     @property
     def allow_secrets(self) -> bool:

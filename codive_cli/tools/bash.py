@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from codive_cli.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
 from codive_cli.tools.credentials import scrubbed_environment
+from codive_cli.tools.sandbox import SANDBOX_DENIED_HINT, sandbox_denied
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
@@ -73,6 +74,12 @@ class BashTool(Tool):
                 "type": "number",
                 "description": f"Seconds before the command is killed (max {MAX_TIMEOUT:.0f}).",
             },
+            "unsandboxed": {
+                "type": "boolean",
+                "description": "Run outside the OS sandbox. Only when the command failed "
+                "because of the sandbox and must write outside the workspace or use the "
+                "network; the person is asked every time.",
+            },
         },
         "required": ["command"],
         "additionalProperties": False,
@@ -88,7 +95,11 @@ class BashTool(Tool):
         timeout = _timeout(arguments.get("timeout"))
         output = Output()
         context.progress = output  # the loop reads partial output if we are interrupted
-        async with _Shell(command, context.root, context.secrets) as shell:
+        argv = ["bash", "-c", command]
+        sandboxed = _sandboxed(arguments, context)
+        if sandboxed:
+            argv = context.sandbox.wrap(argv, context.policy.mode)
+        async with _Shell(argv, context.root, context.secrets) as shell:
             pump = asyncio.ensure_future(shell.pump(output))
             try:
                 code = await asyncio.wait_for(shell.process.wait(), timeout)
@@ -114,18 +125,24 @@ class BashTool(Tool):
         if stopped:
             body += f"\n[{BACKGROUND_NOTE}]"
             metadata["background_stopped"] = True
+        if sandboxed and code != 0 and sandbox_denied(text):
+            body += f"\n{SANDBOX_DENIED_HINT}"
+            metadata["sandbox_denied"] = True
+        if sandboxed:
+            metadata["sandboxed"] = True
         return ToolResult(body, is_error=code != 0, metadata=metadata)
 
 
 class _Shell:
-    """`bash -c COMMAND` in its own process group, stdout and stderr on one pipe we own.
+    """`bash -c COMMAND` (in the sandbox, usually) in its own process group, stdout and
+    stderr on one pipe we own.
 
     Owning the read end lets us close it when we stop listening, even while a process that
     left the group still holds the write end.
     """
 
-    def __init__(self, command: str, root: Path, secrets: tuple[str, ...] = ()) -> None:
-        self.command = command
+    def __init__(self, argv: list[str], root: Path, secrets: tuple[str, ...] = ()) -> None:
+        self.argv = argv
         self.root = root
         self.secrets = secrets
         self.reader = asyncio.StreamReader()
@@ -135,9 +152,7 @@ class _Shell:
         read_fd, write_fd = os.pipe()
         try:
             self.process = await asyncio.create_subprocess_exec(
-                "bash",
-                "-c",
-                self.command,
+                *self.argv,
                 cwd=self.root,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=write_fd,
@@ -168,6 +183,18 @@ class _Shell:
     async def pump(self, output: Output) -> None:
         while chunk := await self.reader.read(65536):
             output.add(chunk)
+
+
+def _sandboxed(arguments: dict[str, Any], context: ToolContext) -> bool:
+    """Whether this call runs in the sandbox: always, in a sandboxed mode, unless the person
+    approved `unsandboxed` (the policy asks for that every time)."""
+    sandbox, policy = context.sandbox, context.policy
+    if sandbox is None or policy is None or not sandbox.applies(policy.mode):
+        return False
+    if arguments.get("unsandboxed") is True:
+        return False
+    # With no sandbox to be had, the policy asked the person about every command.
+    return bool(sandbox.available)
 
 
 def _timeout(value: Any) -> float:

