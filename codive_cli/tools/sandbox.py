@@ -85,7 +85,7 @@ class Sandbox:
     extra_hidden: tuple[Path, ...] = ()
     protected: tuple[Path, ...] = ()  # codive's own folders
     in_full_mode: bool = False
-    _probe: dict[str, str] = field(default_factory=dict)
+    _found: dict[str, tuple[Path, ...]] = field(default_factory=dict)
 
     @property
     def available(self) -> bool:
@@ -99,7 +99,9 @@ class Sandbox:
         visible = (self.root, *_environments())
         if mode == "read-only":
             return Rules((), (), hidden, self.network, visible)
-        read_only = (*_git_metadata(self.root), *self.protected)
+        if "metadata" not in self._found:  # one walk a session: not one per command
+            self._found["metadata"] = tuple(_git_metadata(self.root))
+        read_only = (*self._found["metadata"], *self.protected)
         writable = (self.root, *self.extra_writable)
         return Rules(writable, read_only, hidden, self.network, visible)
 
