@@ -140,6 +140,9 @@ class McpServerSettings(_Section):
     """HTTP headers for a `url` server (e.g. Authorization)."""
     timeout: float = Field(30.0, gt=0)
     """Seconds to wait for it to start and for each call."""
+    sandbox: bool = True
+    """Run a stdio server in the sandbox, with the workspace-write rules of `ask` mode (no
+    network unless [sandbox] network); false runs it as it is."""
 
 
 class SandboxSettings(_Section):

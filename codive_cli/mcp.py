@@ -153,9 +153,10 @@ def result_text(result: mcp_types.CallToolResult) -> str:
 class _Server:
     """One configured server: the task that holds its connection, and its session."""
 
-    def __init__(self, name: str, settings: McpServerSettings) -> None:
+    def __init__(self, name: str, settings: McpServerSettings, sandbox: Any = None) -> None:
         self.name = name
         self.settings = settings
+        self.sandbox = sandbox  # codive_cli.tools.sandbox.Sandbox, for stdio servers
         self.session: ClientSession | None = None
         self.listed: list[mcp_types.Tool] | None = None
         self.problem = ""  # why it did not start or stopped
@@ -264,10 +265,11 @@ class _Server:
             # The server's stderr goes to a file, not over codive's screen; its tail
             # explains a server that fails. _hold closes it once the server has stopped.
             self._errlog = tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace")  # noqa: SIM115
+            argv = [settings.command, *settings.args]
+            if settings.sandbox and self.sandbox is not None and self.sandbox.available:
+                argv = self.sandbox.wrap(argv, "accept-edits")  # the workspace-write policy
             parameters = StdioServerParameters(
-                command=settings.command,
-                args=list(settings.args),
-                env={**_environment(), **settings.env},
+                command=argv[0], args=argv[1:], env={**_environment(), **settings.env}
             )
             return await inner.enter_async_context(stdio_client(parameters, errlog=self._errlog))
         import httpx2
@@ -382,6 +384,7 @@ async def start_mcp_tools(
     stack: contextlib.AsyncExitStack,
     *,
     on_error: Callable[[str], None],
+    sandbox: Any = None,
 ) -> list[Tool]:
     """Start every configured server (concurrently) and return their tools.
 
@@ -401,7 +404,7 @@ async def start_mcp_tools(
         if problem:
             on_error(f"mcp server {name}: {problem}")
         else:
-            started.append(_Server(name, settings))
+            started.append(_Server(name, settings, sandbox))
     if not started:
         return []
     for server in started:

@@ -1,6 +1,6 @@
 """A small stdio MCP server for the tests: `python tests/mcp_demo_server.py`.
 
-Tools: add(a, b), shout(text), fail(), slow(seconds).
+Tools: add(a, b), shout(text), fail(), slow(seconds), write(path).
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ def fail() -> str:
     # A ToolError's message reaches the client; any other exception would arrive as
     # only "Error executing tool fail".
     raise ToolError("fail always fails")
+
+
+@server.tool()
+def write(path: str) -> str:
+    """Write a line to a file; say what happened (the sandbox tests use it)."""
+    try:
+        with open(path, "a") as handle:
+            handle.write("written by the MCP server\n")
+    except OSError as error:
+        return f"refused: {error.strerror}"
+    return "wrote"
 
 
 @server.tool()

@@ -141,6 +141,7 @@ async def test_tools_are_named_described_and_typed(demo: Demo) -> None:
         "mcp__demo__fail",
         "mcp__demo__shout",
         "mcp__demo__slow",
+        "mcp__demo__write",
     ]
     add = demo.tools["mcp__demo__add"]
     assert isinstance(add, McpTool)
@@ -279,9 +280,17 @@ async def test_servers_start_together_fail_alone_and_stop_with_the_stack(
     names = sorted(started.tools)
     assert names[:2] == ["mcp__fragile__crash", "mcp__fragile__odd_name"]
     assert names[2].startswith("mcp__fragile__odd_name_") and len(names[2]) == 31
-    assert names[3:] == ["mcp__one__add", "mcp__one__fail", "mcp__one__shout", "mcp__one__slow"]
+    assert names[3:] == [
+        "mcp__one__add",
+        "mcp__one__fail",
+        "mcp__one__shout",
+        "mcp__one__slow",
+        "mcp__one__write",
+    ]
     remotes = [tool.remote for tool in started.tools.values() if isinstance(tool, McpTool)]
-    assert sorted(remotes) == ["add", "crash", "fail", "odd.name", "odd_name", "shout", "slow"]
+    assert sorted(remotes) == [
+        *("add", "crash", "fail", "odd.name", "odd_name", "shout", "slow", "write")
+    ]
     odd = started.tools[names[2]]
     assert isinstance(odd, McpTool) and odd.remote == "odd_name"
     assert started.tools["mcp__fragile__crash"].description == "[MCP server fragile]"

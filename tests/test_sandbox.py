@@ -303,3 +303,35 @@ def test_a_project_file_cannot_loosen_the_sandbox() -> None:
     kept, ignored = trust.restrict(data)
     assert ignored == ["sandbox.network", "sandbox.writable"]
     assert kept["sandbox"] == {"hidden": ["~/x"], "full": True}
+
+
+@pytest.mark.parametrize("sandboxed", [True, False])
+async def test_mcp_stdio_servers_run_in_the_workspace_write_policy(
+    work: Path, bwrap: Path, sandboxed: bool
+) -> None:
+    import contextlib
+    import sys
+
+    from codive_cli.config import McpServerSettings
+    from codive_cli.mcp import start_mcp_tools
+
+    demo = Path(__file__).with_name("mcp_demo_server.py")
+    settings = McpServerSettings(command=sys.executable, args=[str(demo)], sandbox=sandboxed)
+    outside = Path("/var/tmp") / f"codive-mcp-probe-{os.getpid()}-{sandboxed}"
+    errors: list[str] = []
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            tools = await start_mcp_tools(
+                {"demo": settings}, stack, on_error=errors.append, sandbox=sandbox_for(work, bwrap)
+            )
+            [write] = [tool for tool in tools if tool.name == "mcp__demo__write"]
+            context = ToolContext(work, None)
+            inside = await write.run({"path": str(work / "note.txt")}, context)
+            away = await write.run({"path": str(outside)}, context)
+        assert errors == [] and inside.content == "wrote"
+        if sandboxed:
+            assert away.content == "refused: Read-only file system" and not outside.exists()
+        else:
+            assert away.content == "wrote" and outside.exists()
+    finally:
+        outside.unlink(missing_ok=True)

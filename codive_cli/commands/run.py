@@ -149,7 +149,9 @@ async def attach_mcp(
     from codive_cli.mcp import start_mcp_tools
 
     tools = await reporter.while_waiting(
-        start_mcp_tools(settings.mcp.servers, stack, on_error=reporter.warn),
+        start_mcp_tools(
+            settings.mcp.servers, stack, on_error=reporter.warn, sandbox=agent.context.sandbox
+        ),
         "starting MCP servers",
     )
     agent.tools.update({tool.name: tool for tool in tools})
