@@ -335,3 +335,42 @@ async def test_mcp_stdio_servers_run_in_the_workspace_write_policy(
             assert away.content == "wrote" and outside.exists()
     finally:
         outside.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("mode", WRITABLE)
+def test_git_still_commits_but_cannot_plant_hooks(tmp_path: Path, bwrap: Path, mode: str) -> None:
+    work = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "config", "user.email", "a@b.c"], check=True)
+    subprocess.run(["git", "-C", str(work), "config", "user.name", "A"], check=True)
+    shutil_rm = subprocess.run(["rm", "-rf", str(work / ".git" / "hooks")], check=True)
+    assert shutil_rm.returncode == 0
+    (work / "a.txt").write_text("one\n")
+    command = (
+        "git add a.txt && git commit -q -m first && echo committed; "
+        "mkdir -p .git/hooks; printf '#!/bin/sh\\ntouch PWNED\\n' > .git/hooks/pre-commit; "
+        "echo '[core] fsmonitor = touch PWNED' >> .git/config; "
+        "echo '*.txt diff=evil' >> .git/info/attributes"
+    )
+    result = run(work, command, mode, sandbox_for(work, bwrap))
+    assert "committed" in result.content, result.content
+    log = subprocess.run(
+        ["git", "-C", str(work), "log", "--oneline"], capture_output=True, text=True
+    )
+    assert "first" in log.stdout
+    assert not (work / ".git" / "hooks" / "pre-commit").exists()
+    assert "fsmonitor" not in (work / ".git" / "config").read_text()
+    assert not (work / ".git" / "info" / "attributes").exists()
+
+
+@pytest.mark.parametrize("mode", WRITABLE)
+def test_hard_links_do_not_lead_out(work: Path, bwrap: Path, mode: str) -> None:
+    target = Path("/var/tmp") / f"codive-link-target-{os.getpid()}"
+    target.write_text("original\n")
+    try:
+        command = f"ln {target} linked && echo changed >> linked; ln .git/config c2 && echo x >> c2"
+        run(work, command, mode, sandbox_for(work, bwrap))
+        assert target.read_text() == "original\n"
+        assert "x" not in (work / ".git" / "config").read_text().split("\n")[-2:]
+    finally:
+        target.unlink(missing_ok=True)

@@ -141,8 +141,12 @@ def bwrap_arguments(rules: Rules, cwd: Path) -> list[str]:
         if path.exists():
             args += ["--bind", str(path), str(path)]
     for path in rules.read_only:
-        if _inside_any(path, rules.writable) and path.exists():
+        if not _inside_any(path, rules.writable):
+            continue
+        if path.exists():
             args += ["--ro-bind", str(path), str(path)]
+        elif path.name in GIT_CONTROL_FOLDERS and path.parent.is_dir():
+            args += ["--tmpfs", str(path)]  # whatever is planted there vanishes
     for path in rules.hidden:
         if path.is_dir() and not path.is_symlink():
             args += ["--tmpfs", str(path)]
@@ -176,19 +180,35 @@ def _home_secrets() -> list[Path]:
     return [home / name for name in SECRET_HOME_PATHS]
 
 
+# The parts of a git dir that name programs or decide what git runs: kept read-only, so that
+# an approved `git commit` still writes objects, refs and the index, but nothing can plant a
+# hook or a driver for later.
+_GIT_CONTROL = ("config", "config.worktree", "hooks", "info", "commondir")
+GIT_CONTROL_FOLDERS = ("hooks", "info")  # made (empty, throw-away) when missing
+
+
 def _git_metadata(root: Path) -> list[Path]:
-    """`.git` (and where a `.git` file points), every `.gitattributes` and `codive.toml`."""
+    """The control parts of the git dir (and of a worktree's gitdir and common dir), the
+    `.git` file of a worktree, every `.gitattributes` and `codive.toml`."""
     found: list[Path] = []
     dot_git = root / ".git"
+    gitdirs = [dot_git] if dot_git.is_dir() else []
     if dot_git.is_file():
+        found.append(dot_git)
         try:
             first = dot_git.read_text(encoding="utf-8", errors="replace").splitlines()[0]
         except (OSError, IndexError):
             first = ""
         if first.startswith("gitdir:"):
             target = Path(first[len("gitdir:") :].strip())
-            found.append(target if target.is_absolute() else root / target)
-    found.append(dot_git)
+            gitdirs.append(target if target.is_absolute() else root / target)
+    for gitdir in list(gitdirs):
+        try:
+            common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
+        except OSError:
+            continue
+        gitdirs.append(Path(common) if Path(common).is_absolute() else gitdir / common)
+    found += [gitdir / part for gitdir in gitdirs for part in _GIT_CONTROL]
     for name in (".gitattributes", "codive.toml"):
         found += _find(root, name)
     return found
