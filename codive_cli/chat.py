@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from rich.console import Console
+from rich.text import Text
 
 from codive_cli import context as ctx
 from codive_cli.agent import Agent
@@ -323,8 +324,13 @@ class Chat:
         self.console.print(plain(f"· {message}", "dim"), highlight=False, soft_wrap=True)
 
     def error(self, error: CodiveError) -> None:
+        """One error line and its hint; a server's words are shown as text, never as markup,
+        and without any key codive knows."""
+        from codive_cli.tools.credentials import redact
+
         hint = f"\n  hint: {error.hint}" if error.hint else ""
-        self.console.print(f"[red]error:[/] {error.message}{hint}", highlight=False, markup=True)
+        text = plain(redact(f"{error.message}{hint}", self.agent.context.secrets))
+        self.console.print(Text.assemble(("error:", "red"), " ", text), highlight=False)
 
 
 def markdown_transcript(messages: list[ChatMessage]) -> str:

@@ -326,17 +326,57 @@ def _run(command: object) -> None:
 
 
 def _fail(message: str, hint: str, code: int, error: BaseException) -> NoReturn:
+    from codive_cli.tools.credentials import redact
+    from codive_cli.ui.safe import visible
+
+    # The last line of defence: whatever raised, no key codive knows and no control code
+    # reaches the terminal (a provider's error body may hold either; the HTTP boundary
+    # already redacts keys).
+    secrets = _known_secrets()
     if _state["debug"]:
         import traceback
 
-        traceback.print_exception(error)
-    sys.stderr.write(f"error: {message}\n")
+        sys.stderr.write(visible(redact("".join(traceback.format_exception(error)), secrets)))
+    sys.stderr.write(f"error: {visible(redact(message, secrets))}\n")
     if hint:
-        sys.stderr.write(f"  hint: {hint}\n")
+        sys.stderr.write(f"  hint: {visible(redact(hint, secrets))}\n")
     raise typer.Exit(code)
 
 
+def _known_secrets() -> tuple[str, ...]:
+    """The environment's credentials, and the configuration's when it can be read."""
+    from codive_cli.tools.credentials import known_secrets
+
+    settings = None
+    try:
+        from codive_cli.config import load_settings
+
+        settings, _ = load_settings()
+    except Exception:  # a broken file is what is being reported: the environment still counts
+        pass
+    return known_secrets(os.environ, settings)
+
+
+def _hold_closed_streams() -> None:
+    """Open /dev/null on a standard stream codive was started without (`codive chat <&-`).
+
+    Otherwise the next file or socket codive opens takes that number, and a child process
+    would get it as its stdin or stdout. Output then has somewhere to go; `sys.stdin` stays
+    None, so a command can tell that there is no input at all.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            os.fstat(fd)
+            continue
+        except OSError:
+            pass
+        held = os.open(os.devnull, os.O_RDWR)  # the lowest free number, which is `fd`
+        if name != "stdin":
+            setattr(sys, name, open(held, "w", encoding="utf-8", closefd=False))  # noqa: SIM115
+
+
 def main() -> None:
+    _hold_closed_streams()
     try:
         app()
     except KeyboardInterrupt:

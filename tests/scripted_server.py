@@ -40,6 +40,9 @@ Replies (dicts) understood by the server:
 ``framing``         ``"chunked"`` (default: chunked transfer encoding, keep-alive; a cut shows
                     up as an incomplete body) or ``"close"`` (body delimited by closing the
                     connection; a cut then looks like a clean end of stream)
+``keepalive``       seconds between SSE comment lines (``: ping``) sent after the content in
+                    place of the terminal events, until the client hangs up (at most
+                    ``KEEPALIVE_LIMIT`` seconds): a stream that stays open but never ends
 """
 
 from __future__ import annotations
@@ -71,6 +74,8 @@ DEFAULT_MODELS: list[dict[str, Any]] = [{"id": DEFAULT_MODEL}]
 DEFAULT_PIECE_CHARS = 8
 DEFAULT_ARGS_CHUNKS = 3
 SPLIT_PAUSE = 0.01
+KEEPALIVE_LIMIT = 600.0
+KEEPALIVE_COMMENT = b": ping\n\n"
 
 ANTHROPIC_PATHS = frozenset({"/v1/messages", "/messages"})
 OPENAI_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
@@ -96,6 +101,7 @@ REPLY_KEYS = frozenset(
         "usage",
         "split_utf8",
         "framing",
+        "keepalive",
     }
 )
 TOOL_CALL_KEYS = frozenset({"id", "name", "arguments"})
@@ -141,6 +147,7 @@ def validate_reply(reply: object) -> Reply:
         ("stop", reply.get("stop") is None or reply.get("stop") in STOP_REASONS),
         ("delay", _is_number(reply.get("delay", 0))),
         ("chunk_delay", _is_number(reply.get("chunk_delay", 0))),
+        ("keepalive", reply.get("keepalive") is None or _is_number(reply.get("keepalive"))),
         ("usage", isinstance(reply.get("usage", {}), dict)),
         ("framing", reply.get("framing", "chunked") in ("chunked", "close")),
         ("error_event", isinstance(reply.get("error_event", {}), dict)),
@@ -761,7 +768,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             events, terminal = openai_events(plan, ids.next("chatcmpl-scripted_"), created)
             error = openai_error_event(plan)
-        if reply.get("cut"):
+        keepalive = reply.get("keepalive")
+        if reply.get("cut") or keepalive is not None:
             terminal = []
         elif plan.error_event is not None:
             terminal = [error]
@@ -772,6 +780,7 @@ class _Handler(BaseHTTPRequestHandler):
             chunk_delay=float(reply.get("chunk_delay", 0)),
             split_utf8=bool(reply.get("split_utf8")),
             complete=not reply.get("cut"),
+            keepalive=float(keepalive) if keepalive is not None else None,
         )
 
     def _non_streamed(self, fmt: str, plan: _Plan, reply: Reply, headers: dict[str, str]) -> None:
@@ -802,6 +811,7 @@ class _Handler(BaseHTTPRequestHandler):
         chunk_delay: float,
         split_utf8: bool,
         complete: bool,
+        keepalive: float | None = None,
     ) -> None:
         self._chunked = framing == "chunked"
         self.send_response(200)
@@ -825,6 +835,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_piece(event[:cut_at])
                 time.sleep(SPLIT_PAUSE)
                 self._write_piece(event[cut_at:])
+        if keepalive is not None:
+            self._keep_alive(keepalive)
+            return
         if not complete:
             # Drop the connection: with chunked framing the client sees an incomplete body,
             # with close framing an early (but clean-looking) end of stream.
@@ -832,6 +845,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif self._chunked:
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
+
+    def _keep_alive(self, every: float) -> None:
+        """Send comment lines, which carry no event, until the client goes away."""
+        end = time.monotonic() + KEEPALIVE_LIMIT
+        while time.monotonic() < end:
+            time.sleep(every)
+            self._write_piece(KEEPALIVE_COMMENT)  # raises once the client has hung up
+        self.close_connection = True
 
     def _write_piece(self, data: bytes) -> None:
         if self._chunked:

@@ -5,13 +5,21 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from codive_cli.tools import files
-from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError, ToolResult
+from codive_cli.tools.base import (
+    MAX_RESULT_CHARS,
+    SpecialFile,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    open_regular,
+)
 from codive_cli.tools.files import (
     EditFileTool,
     ListDirTool,
@@ -160,6 +168,32 @@ async def test_read_errors(ctx: ToolContext) -> None:
         await read(ctx, path="src/MAIN.py")
     with pytest.raises(ToolError, match="folder 'lib' does not exist"):
         await read(ctx, path="lib/main.py")
+
+
+async def test_special_files_are_refused(
+    ctx: ToolContext, make_fifo: Callable[[Path], Path]
+) -> None:
+    make_fifo(ctx.root / "pipe")
+    (ctx.root / "link").symlink_to("pipe")
+    refused = r"is not a regular file \(a device, socket or pipe\)"
+    for name in ("pipe", "link"):
+        with pytest.raises(ToolError, match=refused):
+            await read(ctx, path=name)
+        with pytest.raises(ToolError, match=refused):
+            await edit(ctx, path=name, old_string="a", new_string="b")
+        with pytest.raises(ToolError, match=refused):
+            await write(ctx, path=name, content="b")
+        with pytest.raises(SpecialFile, match=refused):
+            open_regular(ctx.root / name)
+    assert "pipe  (0 B)" in (await listing(ctx)).content  # listed, never opened
+
+
+async def test_list_dir_does_not_read_a_special_gitignore(
+    ctx: ToolContext, make_fifo: Callable[[Path], Path]
+) -> None:
+    make_fifo(ctx.root / ".gitignore")
+    (ctx.root / "a.txt").write_text("x\n")
+    assert "a.txt" in (await listing(ctx)).content
 
 
 async def test_outside_workspace_rejected(ctx: ToolContext, tmp_path_factory: Any) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
-from codive_cli.errors import ApiError, NetworkError, RateLimited, StreamCutOff
+from codive_cli.errors import ApiError, NetworkError, ProviderError, RateLimited, StreamCutOff
 from codive_cli.provider import ChatMessage, CompletionRequest, StreamError, collect
 from codive_cli.providers._http import RetryPolicy, retry_after_seconds
 from tests.helpers import Recorder, fixture_bytes, make_provider, sse_response
@@ -148,6 +150,27 @@ async def test_idle_stream_times_out_as_network_error() -> None:
     assert "timeout" in events[-1].error.hint
 
 
+# Bytes that keep a connection busy without an event: a comment, and a blank line after an
+# `id:` (which the parser dispatches as an event with no data; the SSE spec drops it).
+@pytest.mark.parametrize("keepalive", [b": ping\n\n", b"\n"], ids=["comment", "blank"])
+async def test_keepalive_bytes_do_not_reset_the_idle_timer(keepalive: bytes) -> None:
+    async def answer_then_ping() -> AsyncIterator[bytes]:
+        yield b'id: 7\ndata: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\n'
+        while True:  # the transport never sees a silent read
+            await asyncio.sleep(0.01)
+            yield keepalive
+
+    response = httpx.Response(
+        200, headers={"content-type": "text/event-stream"}, content=answer_then_ping()
+    )
+    provider = make_provider("openai", Recorder(response), stream_idle_timeout=0.2)
+    events = [e async for e in provider.stream(REQUEST)]
+    assert isinstance(events[-1], StreamError)
+    assert isinstance(events[-1].error, NetworkError)
+    assert "no event" in events[-1].error.message
+    assert "stream_idle_timeout" in events[-1].error.hint
+
+
 async def test_timeouts_come_from_config() -> None:
     seen: list[dict[str, float | None]] = []
 
@@ -167,6 +190,49 @@ async def test_timeouts_come_from_config() -> None:
     await provider.complete(REQUEST)
     assert seen[0]["connect"] == 2 and seen[0]["read"] == 9  # streams: idle timeout
     assert seen[1]["connect"] == 2 and seen[1]["read"] == 30
+
+
+KEY = "sk-own-0123456789abcdef"
+OTHER = "sk-ant-0123456789abcdef"
+
+
+def echo(code: int, text: str) -> httpx.Response:
+    return httpx.Response(code, json={"error": {"message": f"{text} {KEY} {OTHER}"}})
+
+
+def assert_redacted(error: Exception) -> None:
+    message = getattr(error, "message", "")
+    assert message == str(error)
+    assert KEY not in message and OTHER not in message
+    assert message.count("[REDACTED]") == 2
+
+
+@pytest.mark.parametrize("code", [401, 400, 500])
+async def test_error_bodies_are_redacted_where_they_are_read(
+    code: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", OTHER)
+    provider = make_provider(
+        "openai", Recorder(*[echo(code, "bad key")] * 3), api_key=KEY, max_retries=0
+    )
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete(REQUEST)
+    assert_redacted(caught.value)
+
+
+async def test_stream_errors_and_bad_bodies_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", OTHER)
+    event = f'data: {{"error": {{"message": "bad key {KEY} {OTHER}"}}}}\n\n'.encode()
+    not_json = httpx.Response(200, content=f"<html>{KEY} {OTHER}</html>".encode())
+    provider = make_provider(
+        "openai", Recorder(sse_response(event), not_json), api_key=KEY, max_retries=0
+    )
+    events = [e async for e in provider.stream(REQUEST)]
+    assert isinstance(events[-1], StreamError)
+    assert_redacted(events[-1].error)
+    with pytest.raises(ProviderError) as caught:
+        await provider.complete(REQUEST)
+    assert_redacted(caught.value)
 
 
 def test_stream_cut_off_is_a_network_error_kind() -> None:

@@ -371,6 +371,25 @@ def test_cut_stream_has_no_terminal_event(
     assert client.post(path, json={"model": "m"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("path", "terminal"),
+    [("/v1/messages", "message_stop"), ("/v1/chat/completions", "[DONE]")],
+)
+def test_keepalive_sends_comments_instead_of_the_end(
+    server: ScriptedServer, client: httpx.Client, path: str, terminal: str
+) -> None:
+    server.enqueue({"text": "partial answer", "keepalive": 0.01})
+    lines: list[str] = []
+    with client.stream("POST", path, json={"model": "m", "stream": True}) as response:
+        for line in response.iter_lines():
+            lines.append(line)
+            if lines.count(": ping") == 3:
+                break  # hanging up is the only way such a stream ends
+    text = "\n".join(lines)
+    assert "partial" in text and terminal not in text
+    assert lines[-1] == ": ping"
+
+
 def test_empty_queue_is_a_500(client: httpx.Client) -> None:
     response = client.post("/v1/messages", json={"model": "m", "stream": True})
     assert response.status_code == 500

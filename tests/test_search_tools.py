@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -361,6 +361,45 @@ async def test_timeout(ctx: ToolContext, backend: bool, monkeypatch: pytest.Monk
         await grep(ctx, pattern="x")
     with pytest.raises(ToolError, match=r"glob timed out after 0s"):
         await glob(ctx, pattern="*")
+
+
+# -- FIFOs, sockets and devices: never opened (opening a FIFO blocks until a writer comes) ------
+
+MakeFifo = Callable[[Path], Path]
+
+
+async def test_special_files_named_directly_are_refused(
+    ctx: ToolContext, backend: bool, make_fifo: MakeFifo
+) -> None:
+    make_fifo(ctx.root / "pipe")
+    (ctx.root / "link").symlink_to("pipe")
+    refused = r"is not a regular file \(a device, socket or pipe\): give a folder"
+    for name in ("pipe", "link"):
+        with pytest.raises(ToolError, match=refused):
+            await grep(ctx, pattern="x", path=name)
+        with pytest.raises(ToolError, match=refused):
+            await glob(ctx, pattern="*", path=name)
+
+
+async def test_special_files_are_skipped_when_walking(
+    ctx: ToolContext, backend: bool, make_fifo: MakeFifo
+) -> None:
+    write(ctx.root, "a.txt", "needle\n")
+    make_fifo(ctx.root / "pipe.txt")
+    make_fifo(ctx.root / "sub" / "pipe.txt")
+    assert (await grep(ctx, pattern="needle")).content == "a.txt:1: needle"
+    assert (await grep(ctx, pattern="needle", glob="**/*.txt")).content == "a.txt:1: needle"
+    assert paths_of(await glob(ctx, pattern="**/*.txt")) == ["a.txt"]
+
+
+async def test_a_special_gitignore_is_not_read(ctx: ToolContext, make_fifo: MakeFifo) -> None:
+    # ripgrep itself opens a FIFO .gitignore (and is stopped by the search timeout); the
+    # Python walker, which list_dir shares, must not block on it.
+    write(ctx.root, "sub/a.txt", "needle\n")
+    make_fifo(ctx.root / "sub" / ".gitignore")
+    rules = IgnoreRules(str(ctx.root))
+    assert list(walk_files(rules, str(ctx.root))) == [str(ctx.root / "sub" / "a.txt")]
+    assert not rules.ignored(ctx.root / "sub" / "a.txt")
 
 
 @needs_rg

@@ -52,6 +52,12 @@ class ChatOptions:
 
 
 def chat_command(options: ChatOptions) -> int:
+    if sys.stdin is None:  # started with stdin closed (`<&-`): neither a terminal nor a pipe
+        raise ConfigError(
+            "codive chat has no input: stdin is closed",
+            hint="run it in a terminal, pipe the prompts in (echo 'explain this' | codive chat),"
+            ' or ask once with codive complete "..."',
+        )
     settings, _ = load_settings()
     if settings.untrusted_keys and _ask_to_trust(settings):
         settings, _ = load_settings()

@@ -25,7 +25,9 @@ from codive_cli.config import (
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ModelInfo
 from codive_cli.providers import create_provider
+from codive_cli.tools.credentials import known_secrets, redact
 from codive_cli.ui.report import Reporter
+from codive_cli.ui.safe import plain
 
 # --- models ---------------------------------------------------------------------------------
 
@@ -269,13 +271,15 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
     console.print(f"config files: {shown}", markup=False)
     warn_untrusted(settings, Reporter(Console(stderr=True, highlight=False)))
     config = resolve_provider(settings, name, model=model, base_url=base_url)
+    secrets = known_secrets(os.environ, settings, [config.api_key])
 
     def report(check: Check) -> None:
         mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
         console.print(f"{mark} [bold]{check.name}[/]: ", end="")
-        console.print(check.detail, markup=False, soft_wrap=True)
+        console.print(plain(redact(check.detail, secrets)), soft_wrap=True)
         if check.fix:
-            console.print(f"    fix: {check.fix}", style="dim", markup=False, soft_wrap=True)
+            fix = plain(f"    fix: {redact(check.fix, secrets)}", "dim")
+            console.print(fix, soft_wrap=True)
 
     if config.name == "embedded":  # the table in use, whatever its label
         options = config.options

@@ -23,6 +23,7 @@ from codive_cli.errors import (
     QuotaExceeded,
     RateLimited,
 )
+from codive_cli.tools.credentials import redact
 
 _CONTEXT_PATTERNS = (
     # Anthropic: "prompt is too long: 208310 tokens > 200000 maximum"
@@ -39,15 +40,17 @@ _CONTEXT_WORDS = ("context length", "context size", "context window", "prompt is
 
 @dataclass
 class ErrorContext:
-    """What the mapper needs to write a useful hint."""
+    """What the mapper needs to write a useful hint, and the keys a message must not show
+    (a server may echo the key it was sent, or any other, in its error body)."""
 
     provider: str
     model: str = ""
     key_env: str | None = None
     known_models: list[str] = field(default_factory=list)
+    secrets: tuple[str, ...] = ()
 
     def parse_error(self, message: str) -> ParseError:
-        return ParseError(f"{self.provider}: {message}")
+        return ParseError(redact(f"{self.provider}: {message}", self.secrets))
 
 
 @dataclass
@@ -83,7 +86,7 @@ def error_from_body(status: int, content: bytes, ctx: ErrorContext) -> ProviderE
     """Map one error response to the right `ProviderError`; used for statuses and events."""
     body = _read_body(content)
     where = f"{ctx.provider} ({status})" if status else ctx.provider
-    message = f"{where}: {body.message}"
+    message = redact(f"{where}: {body.message}", ctx.secrets)
     kinds = {body.type, body.code}
     lowered = body.message.lower()
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import email.utils
 import json
+import os
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -27,6 +29,7 @@ from codive_cli.errors import (
 )
 from codive_cli.provider import ProviderConfig, StreamError, StreamEvent
 from codive_cli.providers._errors import ErrorContext, error_from_body
+from codive_cli.tools.credentials import is_credential_name, known_secrets, redact
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class HttpEndpoint:
     ) -> None:
         self.config = config
         self.base_url = base_url.rstrip("/")
-        self.context = context
+        self.context = dataclasses.replace(context, secrets=endpoint_secrets(config))
         self.retry = RetryPolicy()
         self.sleep: Callable[[float], Any] = asyncio.sleep
         self._client = client or httpx.AsyncClient(
@@ -92,11 +95,13 @@ class HttpEndpoint:
         self._owns_client = client is None
         self._headers = {**headers, **config.headers}
 
-    def _timeout(self, *, stream: bool) -> httpx.Timeout:
-        read = self.config.timeout
+    def _read_timeout(self, *, stream: bool) -> float:
         if stream and self.config.stream_idle_timeout is not None:
-            read = self.config.stream_idle_timeout
-        return httpx.Timeout(read, connect=self.config.connect_timeout)
+            return self.config.stream_idle_timeout
+        return self.config.timeout
+
+    def _timeout(self, *, stream: bool) -> httpx.Timeout:
+        return httpx.Timeout(self._read_timeout(stream=stream), connect=self.config.connect_timeout)
 
     def url(self, path: str) -> str:
         if path.startswith(("http://", "https://")):
@@ -118,7 +123,7 @@ class HttpEndpoint:
         return await self._with_retries(lambda: self._send("POST", path, body))
 
     async def _send(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        with map_transport_errors():
+        with map_transport_errors(self.context.secrets):
             response = await self._client.request(
                 method,
                 self.url(path),
@@ -173,7 +178,7 @@ class HttpEndpoint:
         self, path: str, body: dict[str, Any]
     ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
         """POST and yield the response's server-sent events; error statuses raise."""
-        with map_transport_errors():
+        with map_transport_errors(self.context.secrets):
             request = self._client.build_request(
                 "POST",
                 self.url(path),
@@ -184,10 +189,12 @@ class HttpEndpoint:
             response = await self._client.send(request, stream=True)
         try:
             if response.status_code >= 400:
-                with map_transport_errors():
+                with map_transport_errors(self.context.secrets):
                     content = await response.aread()
                 raise self._error(response, content)
-            yield _mapped_events(EventSource(response).aiter_sse())
+            events = EventSource(response).aiter_sse()
+            idle = self._read_timeout(stream=True)
+            yield _mapped_events(events, idle, _origin(response.url), self.context.secrets)
         finally:
             await response.aclose()
 
@@ -221,35 +228,73 @@ class HttpEndpoint:
             attempt += 1
 
 
-async def _mapped_events(events: AsyncIterator[ServerSentEvent]) -> AsyncIterator[ServerSentEvent]:
-    with map_transport_errors():
-        async for event in events:
+async def _mapped_events(
+    events: AsyncIterator[ServerSentEvent], idle: float, where: str, secrets: tuple[str, ...]
+) -> AsyncIterator[ServerSentEvent]:
+    """The stream's events, given up after `idle` seconds without one.
+
+    httpx's read timeout restarts on any byte, so a server sending only SSE comments
+    (`: ping`) or blank lines would hold the stream open for ever; this timer restarts only
+    on an event with data. Events without data are dropped, as the SSE spec says (httpx-sse
+    passes them on once an `id:` has been seen).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + idle
+    while True:
+        try:
+            with map_transport_errors(secrets):
+                async with asyncio.timeout_at(deadline):
+                    event = await anext(events)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise NetworkError(
+                f"no event from {where} for {idle:g} s (keep-alive comments do not count)",
+                hint="raise [provider] stream_idle_timeout or timeout in codive.toml",
+            ) from None
+        if event.data:
+            deadline = loop.time() + idle
             yield event
 
 
+def endpoint_secrets(config: ProviderConfig) -> tuple[str, ...]:
+    """The keys an error message from this endpoint must not show: its own key and auth
+    headers, and every credential in the environment (a server may echo any of them)."""
+    own = [config.api_key, os.environ.get(config.api_key_env or "")]
+    for name, value in config.headers.items():
+        if is_credential_name(name.replace("-", "_")):
+            own += [value, value.split(" ", 1)[-1]]  # "Bearer <token>": the token alone too
+    return known_secrets(os.environ, None, own)
+
+
 @contextlib.contextmanager
-def map_transport_errors() -> Any:
+def map_transport_errors(secrets: tuple[str, ...] = ()) -> Any:
     """Turn httpx's exceptions into `NetworkError`s with a message a person can read."""
     try:
         yield
-    except httpx.ConnectTimeout as exc:
-        raise NetworkError(f"timed out connecting to {_where(exc)}") from exc
-    except httpx.ReadTimeout as exc:
-        raise NetworkError(
-            f"no data from {_where(exc)} within the read timeout",
-            hint="raise [provider] timeout or stream_idle_timeout in codive.toml",
-        ) from exc
-    except httpx.TimeoutException as exc:
-        raise NetworkError(f"timed out talking to {_where(exc)}") from exc
-    except httpx.ConnectError as exc:
-        raise NetworkError(
-            f"cannot connect to {_where(exc)}: {exc}",
-            hint="check that the server is running and base_url is right",
-        ) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise StreamCutOff(f"connection to {_where(exc)} broke: {exc}") from exc
     except httpx.TransportError as exc:
-        raise NetworkError(f"network error talking to {_where(exc)}: {exc}") from exc
+        raise _transport_error(exc, redact(str(exc), secrets)) from exc
+
+
+def _transport_error(exc: httpx.TransportError, detail: str) -> NetworkError:
+    where = _where(exc)
+    if isinstance(exc, httpx.ConnectTimeout):
+        return NetworkError(f"timed out connecting to {where}")
+    if isinstance(exc, httpx.ReadTimeout):
+        return NetworkError(
+            f"no data from {where} within the read timeout",
+            hint="raise [provider] timeout or stream_idle_timeout in codive.toml",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return NetworkError(f"timed out talking to {where}")
+    if isinstance(exc, httpx.ConnectError):
+        return NetworkError(
+            f"cannot connect to {where}: {detail}",
+            hint="check that the server is running and base_url is right",
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+        return StreamCutOff(f"connection to {where} broke: {detail}")
+    return NetworkError(f"network error talking to {where}: {detail}")
 
 
 def _where(exc: httpx.TransportError) -> str:
@@ -257,4 +302,8 @@ def _where(exc: httpx.TransportError) -> str:
         url = exc.request.url
     except RuntimeError:
         return "the server"
+    return _origin(url)
+
+
+def _origin(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.netloc.decode()}"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import IO, Any, ClassVar, Literal
 
 from codive_cli.provider import ToolDefinition
 from codive_cli.tools.credentials import redact as redact  # tools import it from here
@@ -87,3 +89,31 @@ def require_string(arguments: dict[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise ToolError(f"{name} is required and must be a string")
     return value
+
+
+NOT_REGULAR = "is not a regular file (a device, socket or pipe)"
+
+
+class SpecialFile(OSError):
+    """A path that is a FIFO, socket or device, which a file tool never opens."""
+
+
+def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a regular file for reading; raise SpecialFile for anything else.
+
+    Opening a FIFO blocks until a writer comes, and a device may never end (/dev/zero), so
+    the path is checked before opening, and checked again on the descriptor (opened without
+    blocking) in case the file was swapped since.
+    """
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise SpecialFile(f"{os.fspath(path)} {NOT_REGULAR}")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecialFile(f"{os.fspath(path)} {NOT_REGULAR}")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise

@@ -23,11 +23,13 @@ from typing import IO, Any, ClassVar
 
 from codive_cli.tools.base import (
     MAX_RESULT_CHARS,
+    NOT_REGULAR,
     Tool,
     ToolContext,
     ToolError,
     ToolKind,
     ToolResult,
+    open_regular,
     require_string,
     truncate,
 )
@@ -233,7 +235,7 @@ def _load_text(path: Path, shown: str) -> TextFile:
             f"{shown} is {info.st_size} bytes, too large to edit here (limit "
             f"{MAX_EDIT_BYTES}); use bash tools (sed, a script) for a file this size"
         )
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         data = f.read()
     return TextFile.decode(data, stat.S_IMODE(info.st_mode), shown)
 
@@ -252,7 +254,7 @@ def _check_regular(path: Path, raw: str, shown: str, *, for_write: bool = False)
         hint = "list_dir shows its entries" if not for_write else "give a file path"
         raise ToolError(f"{shown} is a folder, not a file; {hint}")
     if not stat.S_ISREG(info.st_mode):
-        raise ToolError(f"{shown} is not a regular file (a device, socket or pipe)")
+        raise ToolError(f"{shown} {NOT_REGULAR}")
     return True
 
 
@@ -293,7 +295,7 @@ def _count_rest(f: IO[bytes]) -> int:
 
 def _read_window(path: Path, shown: str, offset: int, limit: int) -> ToolResult:
     size = os.path.getsize(path)
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         head = f.read(BINARY_SNIFF_BYTES)
         if b"\0" in head:
             raise _binary_error(shown, size, "it contains NUL bytes")
@@ -470,7 +472,7 @@ class WriteFileTool(Tool):
             if exists:
                 info = os.stat(path)
                 if info.st_size <= MAX_EDIT_BYTES:
-                    with open(path, "rb") as f:
+                    with open_regular(path) as f:
                         before = f.read()
                     with contextlib.suppress(ToolError):  # binary: replaced as it is
                         old = TextFile.decode(before, stat.S_IMODE(info.st_mode), shown)

@@ -26,6 +26,7 @@ import operator
 import os
 import re
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -38,11 +39,13 @@ from pathspec import GitIgnoreSpec
 
 from codive_cli.tools.base import (
     MAX_RESULT_CHARS,
+    NOT_REGULAR,
     Tool,
     ToolContext,
     ToolError,
     ToolKind,
     ToolResult,
+    open_regular,
     require_string,
 )
 
@@ -138,9 +141,9 @@ def _read_level(path: str, names: Sequence[str] | None = None) -> _Level:
     patterns: tuple[tuple[re.Pattern[str], bool], ...] = ()
     if has_ignore:
         try:
-            with open(os.path.join(path, ".gitignore"), encoding="utf-8", errors="replace") as f:
-                patterns = _parse_gitignore(f.read(1 << 20))
-        except OSError:
+            with open_regular(os.path.join(path, ".gitignore")) as f:
+                patterns = _parse_gitignore(f.read(1 << 20).decode("utf-8", "replace"))
+        except OSError:  # missing, unreadable, or a FIFO that would block: no rules
             pass
     return _Level(path, patterns, has_git)
 
@@ -442,9 +445,16 @@ def _scope(arguments: dict[str, Any], context: ToolContext, *, files_ok: bool) -
     root = os.path.realpath(context.root)
     real = os.path.realpath(target)
     shown = context.guard.relative(target)
-    if not os.path.exists(real):
-        raise ToolError(f"{raw!r} does not exist; use list_dir or glob to find the right path")
-    is_dir = os.path.isdir(real)
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        raise ToolError(
+            f"{raw!r} does not exist; use list_dir or glob to find the right path"
+        ) from None
+    is_dir = stat.S_ISDIR(mode)
+    if not is_dir and not stat.S_ISREG(mode):  # a FIFO would block the search until a writer
+        wanted = "a folder or a regular file" if files_ok else "a folder"
+        raise ToolError(f"{raw!r} {NOT_REGULAR}: give {wanted} to search in")
     if not is_dir and not files_ok:
         raise ToolError(f"{raw!r} is a file, not a folder: give the folder to search in")
     rel = "" if real == root else os.path.relpath(real, root)
@@ -775,7 +785,7 @@ def _whole_text_check(pattern: str) -> bool:
 def _grep_file(path: str, rel: str, regex: re.Pattern[str], matches: _Matches) -> bool:
     """Search one file; False when the match limit is reached."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             data = f.read()
     except OSError:
         return True

@@ -119,4 +119,6 @@ class LineSource:
 
 
 def interactive() -> bool:
+    if sys.stdin is None or sys.stdout is None:  # started with the stream closed
+        return False
     return sys.stdin.isatty() and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
