@@ -253,7 +253,10 @@ def config_files(cwd: Path, env: Mapping[str, str]) -> list[Path]:
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and check one file; errors name the file, the key and the line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        from codive_cli.tools.base import open_regular
+
+        with open_regular(path) as handle:  # a FIFO named codive.toml must not hang codive
+            text = handle.read().decode("utf-8")
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint="fix the file") from exc

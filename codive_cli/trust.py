@@ -27,7 +27,10 @@ def store_path() -> Path:
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    from codive_cli.tools.base import open_regular
+
+    with open_regular(path) as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
 
 
 def _read(store: Path) -> dict[str, str]:

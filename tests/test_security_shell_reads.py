@@ -296,3 +296,10 @@ async def test_commands_get_no_credential_in_their_environment(
     for value in ("gsk-groq", "aws-0123", "ghp_0123", "sk-endpoint-key"):
         assert value not in result.content
     assert "HARMLESS_SETTING=stays" in result.content
+
+
+def test_a_fifo_planted_as_git_config_does_not_hang_the_judge(tmp_path: Path) -> None:
+    work = tmp_path / "w"
+    (work / ".git").mkdir(parents=True)
+    os.mkfifo(work / ".git" / "config")
+    assert decide(work, "git status") == "ask"
