@@ -226,7 +226,10 @@ def test_doctor_shows_the_embedded_check_with_the_same_diagnosis(tmp_path: Path)
 def test_a_project_file_cannot_choose_the_server_program(tmp_path: Path) -> None:
     from codive_cli import trust
 
-    data = {"providers": {"embedded": {"server_path": "./evil", "model_path": "m.gguf"}}}
+    data = {"providers": {"embedded": {"server_path": "./evil", "ctx_size": 4096}}}
     kept, ignored = trust.restrict(data)
     assert ignored == ["providers.embedded.server_path"]
-    assert kept["providers"]["embedded"] == {"model_path": "m.gguf"}
+    assert kept["providers"]["embedded"] == {"ctx_size": 4096}
+    data = {"providers": {"mine": {"kind": "embedded", "server_path": "./evil"}}}
+    _, ignored = trust.restrict(data)
+    assert ignored == ["providers.mine.server_path"]

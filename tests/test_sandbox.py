@@ -374,3 +374,30 @@ def test_hard_links_do_not_lead_out(work: Path, bwrap: Path, mode: str) -> None:
         assert "x" not in (work / ".git" / "config").read_text().split("\n")[-2:]
     finally:
         target.unlink(missing_ok=True)
+
+
+def test_programs_under_tmp_stay_runnable_and_tmp_stays_private(
+    work: Path, bwrap: Path, tmp_path: Path
+) -> None:
+    """CI often clones and installs under /tmp: what lives there must still run."""
+    tool = tmp_path / "bin" / "hello"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\necho hello from /tmp\n")
+    tool.chmod(0o755)
+    command = f"{tool} && echo x > {tmp_path}/dropped && cat {tmp_path}/dropped"
+    result = run(work, command, "accept-edits", sandbox_for(work, bwrap))
+    assert "hello from /tmp" in result.content and "x" in result.content
+    assert not (tmp_path / "dropped").exists()
+
+
+@pytest.mark.parametrize("mode", SANDBOXED)
+def test_without_overlayfs_tmp_is_an_empty_private_tmpfs(
+    work: Path, bwrap: Path, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("codive_cli.tools.sandbox.tmp_overlay_works", lambda binary: False)
+    (tmp_path / "elsewhere.txt").write_text("not shown\n")
+    command = f"cat {tmp_path}/elsewhere.txt; echo y > .git/config; echo made > new.txt"
+    result = run(work, command, mode, sandbox_for(work, bwrap))
+    assert "not shown" not in result.content
+    assert "y" not in (work / ".git" / "config").read_text().split()
+    assert (work / "new.txt").exists() == (mode != "read-only")

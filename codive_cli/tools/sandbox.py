@@ -68,9 +68,12 @@ class Rules:
     read_only: tuple[Path, ...] = ()  # inside a writable path
     hidden: tuple[Path, ...] = ()
     network: bool = False
-    # Paths under /tmp (which becomes private and empty) to keep visible, read-only: the
-    # workspace in read-only mode, the Python environment codive and the project run in.
+    # Paths under /tmp bound back, real and read-only, over the private /tmp: the workspace
+    # (then bound writable in the modes that write), the Python environments in use.
     visible: tuple[Path, ...] = ()
+    # /tmp as an overlay: the real one readable, every write kept in a private layer that
+    # vanishes with the command. Without it: an empty tmpfs.
+    overlay_tmp: bool = True
 
 
 @dataclass
@@ -97,13 +100,14 @@ class Sandbox:
     def rules(self, mode: str) -> Rules:
         hidden = (*_home_secrets(), *self.protected, *self.extra_hidden)
         visible = (self.root, *_environments())
+        overlay = self.binary is not None and tmp_overlay_works(self.binary)
         if mode == "read-only":
-            return Rules((), (), hidden, self.network, visible)
+            return Rules((), (), hidden, self.network, visible, overlay)
         if "metadata" not in self._found:  # one walk a session: not one per command
             self._found["metadata"] = tuple(_git_metadata(self.root))
         read_only = (*self._found["metadata"], *self.protected)
         writable = (self.root, *self.extra_writable)
-        return Rules(writable, read_only, hidden, self.network, visible)
+        return Rules(writable, read_only, hidden, self.network, visible, overlay)
 
     def wrap(self, argv: Sequence[str], mode: str) -> list[str]:
         """`argv` run inside the sandbox for `mode` (unchanged in full mode)."""
@@ -133,8 +137,12 @@ class Sandbox:
 
 def bwrap_arguments(rules: Rules, cwd: Path) -> list[str]:
     """bubblewrap's options for `rules`; later mounts go over earlier ones."""
-    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in rules.visible:
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    if rules.overlay_tmp:
+        args += ["--overlay-src", "/tmp", "--tmp-overlay", "/tmp"]
+    else:
+        args += ["--tmpfs", "/tmp"]
+    for path in rules.visible:  # real and read-only again (a writable bind may follow)
         if _inside_any(path, (Path("/tmp"),)) and path.exists():
             args += ["--ro-bind", str(path), str(path)]
     for path in rules.writable:
@@ -262,8 +270,17 @@ def find_bwrap() -> tuple[Path | None, str]:
     return None, problem
 
 
-def _probe(binary: str) -> str:
-    rules = Rules(writable=(), hidden=())
+def tmp_overlay_works(binary: Path) -> bool:
+    """Whether this bwrap can lay a private overlay over /tmp here (overlayfs in a user
+    namespace needs Linux 5.11+); probed once a process."""
+    key = f"overlay:{binary}"
+    if key not in _PROBED:
+        _PROBED[key] = _probe(str(binary), Rules(overlay_tmp=True))
+    return _PROBED[key] == "ok"
+
+
+def _probe(binary: str, rules: Rules | None = None) -> str:
+    rules = rules or Rules(overlay_tmp=False)
     try:
         result = subprocess.run(
             [binary, *bwrap_arguments(rules, Path("/")), "--", "true"],
