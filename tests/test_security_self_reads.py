@@ -171,3 +171,10 @@ def test_proc_is_secret_even_when_the_workspace_contains_it() -> None:
     with pytest.raises(ToolError, match="secrets"):
         guard.read_own("proc/self/environ", 100)
     assert guard.is_secret(Path("/proc/1/mem"))
+
+
+def test_a_hard_link_to_a_secret_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("API_KEY=sk-hardlinked\n")
+    os.link(tmp_path / ".env", tmp_path / "AGENTS.md")
+    with pytest.raises(ToolError, match="hard links"):
+        WorkspaceGuard(tmp_path).read_own("AGENTS.md", 100)

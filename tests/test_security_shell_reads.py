@@ -303,3 +303,78 @@ def test_a_fifo_planted_as_git_config_does_not_hang_the_judge(tmp_path: Path) ->
     (work / ".git").mkdir(parents=True)
     os.mkfifo(work / ".git" / "config")
     assert decide(work, "git status") == "ask"
+
+
+# --- variants found by attacking the rules from outside ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat .e[^x]v",  # bash's negation, not Python's
+        "cat .e[[:alpha:]]v",  # a character class
+        "grep -h . .[^x]nv",
+        "grep -d recurse API_KEY .",
+        "grep --dir=recurse API_KEY .",
+        "grep --recur API_KEY .",
+        "grep -r -e API_KEY -e zzzz",
+        "grep -r -m 5 API_KEY",
+        "grep -rm5 API_KEY",
+        "grep -r --max-count 5 API_KEY",
+        "rg --unrestricted --unrestricted API_KEY",
+        "rg -i. API_KEY",
+        "rg -g '.e*' API_KEY",
+        "rg --glob=.e* API_KEY",
+        "rg --hidden -m 1 API_KEY",
+        "cat -- -x",
+        "date -uf/etc/shadow",
+        "echo x | sort --files0-from=-",
+        "wc --files0-from=list",
+        "git diff --no-index src .",
+    ],
+)
+def test_outside_found_variants_ask(work: Path, command: str) -> None:
+    (work / ".env").write_text("API_KEY=sk-secret123\n")
+    (work / "-x").symlink_to("/etc/passwd")
+    assert decide(work, command) in ("ask", "deny")
+
+
+def test_a_bracket_glob_cannot_bring_back_a_planted_option(work: Path) -> None:
+    (work / "--pre=sh").write_text("")
+    (work / "a.txt").write_text("hi\n")
+    assert decide(work, "rg hi [^a]*") == "ask"
+
+
+def test_recursive_reads_that_follow_links_out_ask(work: Path, tmp_path: Path) -> None:
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "key").write_text("PRIVKEY\n")
+    (work / "src" / "l").symlink_to(tmp_path / "private")
+    for command in ("grep -R PRIV src", "rg -L PRIV src", "grep --dereference-recursive x src"):
+        assert decide(work, command) == "ask", command
+    assert decide(work, "grep -r TODO src") == "allow"  # -r does not follow links
+
+
+@pytest.mark.parametrize(
+    "setup",
+    ["post-index-change hook", "submodule", "workspace is a git dir"],
+)
+def test_git_asks_for_hooks_submodules_and_bare_workspaces(work: Path, setup: str) -> None:
+    if setup == "post-index-change hook":
+        hook = work / ".git" / "hooks" / "post-index-change"
+        hook.parent.mkdir(exist_ok=True)
+        hook.write_text("#!/bin/sh\ntouch PWNED\n")
+        hook.chmod(0o755)
+    elif setup == "submodule":
+        (work / ".gitmodules").write_text('[submodule "sm"]\n\tpath = sm\n\turl = x\n')
+    else:
+        for part in ("HEAD", "objects", "refs"):
+            (work / part).mkdir() if part != "HEAD" else (work / part).write_text("ref: x\n")
+    assert decide(work, "git status") == "ask"
+
+
+def test_a_commit_hook_does_not_make_git_status_ask(work: Path) -> None:
+    hook = work / ".git" / "hooks" / "pre-commit"
+    hook.parent.mkdir(exist_ok=True)
+    hook.write_text("#!/bin/sh\nexit 0\n")
+    hook.chmod(0o755)
+    assert decide(work, "git status") == "allow"

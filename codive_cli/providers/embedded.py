@@ -29,6 +29,7 @@ from codive_cli.providers.llama_server import (
 from codive_cli.providers.local_llm import LocalLlmProvider
 
 DEFAULT_MAX_TOKENS = 1024
+TINY_MAX_TOKENS = 256  # the 135M default rambles: bound the worst case
 
 
 def is_available() -> bool:
@@ -56,7 +57,8 @@ class EmbeddedProvider(LocalLlmProvider):
         config.base_url = self.server.base_url
         config.model = config.model or self._model_id()
         # llama-server would otherwise generate until the context is full
-        config.max_tokens = config.max_tokens or DEFAULT_MAX_TOKENS
+        tiny = self.model_path is None or self.model_path.name == DEFAULT_MODEL_FILE
+        config.max_tokens = config.max_tokens or (TINY_MAX_TOKENS if tiny else DEFAULT_MAX_TOKENS)
         super().__init__(config, **kwargs)
         self._started = False
 

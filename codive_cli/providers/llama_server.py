@@ -31,6 +31,10 @@ DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MODEL_ID = "SmolLM2-135M-Instruct"
 DEFAULT_CTX = 8192
 SETUP_COMMAND = "codive setup local"
+# A 135M model at llama.cpp's default sampling often loops until the token limit (seen: a
+# 3-minute "hello in French"); a low temperature and a repetition penalty keep it short.
+# Request parameters (--temperature) still win.
+TINY_MODEL_SAMPLING = ["--temp", "0.3", "--top-p", "0.9", "--repeat-penalty", "1.3"]
 REBUILD_COMMAND = "codive setup local --rebuild"
 
 
@@ -285,6 +289,8 @@ class LlamaServer:
     def command(self) -> list[str]:
         command = [str(self.resolved_binary()), "-m", str(self.model_path), "--host", self.host]
         command += ["--port", str(self.port), "-c", str(self.ctx_size), "--jinja"]
+        if self.model_path.name == DEFAULT_MODEL_FILE:
+            command += TINY_MODEL_SAMPLING
         if self.threads:
             command += ["-t", str(self.threads)]
         return command

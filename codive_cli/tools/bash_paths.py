@@ -16,8 +16,8 @@ asks here when it would:
 
 from __future__ import annotations
 
-import glob
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -76,9 +76,8 @@ def _check_part(
         if problem is not None:
             return problem
     for folder in _recursive_folders(name, words[1:]):
-        problem = _check_tree(
-            folder, guard, denies_reading, check_secrets, _hidden_too(name, words)
-        )
+        hidden, follow = _hidden_too(name, words), _follows_links(words)
+        problem = _check_tree(folder, guard, denies_reading, check_secrets, hidden, follow)
         if problem is not None:
             return problem
     return None
@@ -91,7 +90,9 @@ def _expanded(part: SimpleCommand, root: Path) -> list[str] | str:
         if index not in part.glob_words or index == 0:
             words.append(word)
             continue
-        matches = sorted(glob.glob(word, root_dir=root))  # the shell's: no dotfiles
+        matches = bash_glob(word, root)  # bash's own rules: [^x], [[:alpha:]], no dotfiles
+        if matches is None:
+            return f"the glob {word!r} cannot be expanded to check it"
         if len(matches) > MAX_EXPANSION:
             return f"the glob {word!r} expands to more than {MAX_EXPANSION} names"
         for match in matches:
@@ -104,18 +105,39 @@ def _expanded(part: SimpleCommand, root: Path) -> list[str] | str:
     return words
 
 
+def bash_glob(pattern: str, root: Path) -> list[str] | None:
+    """What bash makes of an unquoted glob in `root` (nothing matching: the word itself);
+    None when bash cannot be asked. bash's own matcher, not a re-implementation."""
+    try:
+        result = subprocess.run(
+            ["bash", "-c", 'compgen -G "$1" || true', "bash", pattern],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C"},
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    return sorted(line for line in result.stdout.split("\n") if line)
+
+
 def _path_words(words: list[str]) -> Iterator[str]:
     """Every word that could name a path: arguments, option values, `rev:path`."""
+    options = True
     for word in words:
-        if word == "--":
+        if options and word == "--":
+            options = False  # from here on everything is an operand, `-x` included
             continue
-        if word.startswith("--"):
+        if options and word.startswith("--"):
             if "=" in word:
                 yield word.split("=", 1)[1]
             continue
-        if word.startswith("-") and len(word) > 1:
-            if len(word) > 2:
-                yield word[2:]  # `-f/etc/x`: a value glued to a short option
+        if options and word.startswith("-") and len(word) > 1:
+            for start in range(2, len(word)):
+                yield word[start:]  # `-uf/etc/x`: a value glued to any flag of a cluster
             continue
         yield word
         if ":" in word and not word.startswith("/"):
@@ -141,35 +163,108 @@ def _check_path(
     return None
 
 
-_RECURSIVE_GREP = ("-r", "-R", "--recursive", "--dereference-recursive", "--directories=recurse")
-
-
 def _recursive_folders(name: str, args: list[str]) -> list[str]:
-    """The folders a command reads every file under: `grep -r` and `rg` (its default)."""
-    positional = [word for word in args if not word.startswith("-")]
-    if name == "rg":
-        paths = (
-            positional[1:] if not any(w in ("-e", "--regexp", "-f") for w in args) else positional
-        )
-        return paths or ["."]
-    if name == "grep" and any(
-        word in _RECURSIVE_GREP
-        or (word.startswith("-") and not word.startswith("--") and set("rR") & set(word))
+    """The folders a command may read every file under: rg always, grep when any option
+    could mean recursion (`-r`, `-R`, `-d recurse`, `--dir=recurse`, `--recur`, ...). Every
+    operand counts (the pattern too: which word is which depends on options), and `.`."""
+    if name == "grep" and not any(_recursive_grep_option(w) for w in args):
+        return []
+    if name not in ("grep", "rg"):
+        return []
+    operands, ambiguous = _operands(args)
+    if ambiguous:  # an option's value may have been taken for an operand, or the other way
+        return [*operands, "."]
+    pattern_given = any(
+        word in ("-e", "-f", "--regexp", "--file") or word.startswith(("--regexp=", "--file="))
         for word in args
-    ):
-        return positional[1:] or ["."]
-    return []
+    )
+    paths = operands if pattern_given else operands[1:]
+    return paths or ["."]
+
+
+# Options of grep and rg that take the next word as their value.
+_VALUE_OPTIONS = frozenset("ABCDdefgmMjtT")
+_VALUE_LONG = (
+    "--max-count",
+    "--after-context",
+    "--before-context",
+    "--context",
+    "--devices",
+    "--directories",
+    "--regexp",
+    "--file",
+    "--include",
+    "--exclude",
+    "--exclude-dir",
+    "--label",
+    "--binary-files",
+    "--glob",
+    "--iglob",
+    "--type",
+    "--type-not",
+    "--max-depth",
+    "--threads",
+    "--max-columns",
+)
+
+
+def _operands(args: list[str]) -> tuple[list[str], bool]:
+    """The words that are not options or option values, and whether that split is unsure."""
+    operands: list[str] = []
+    skip = False
+    for word in args:
+        if skip:
+            skip = False
+            continue
+        if word == "--":
+            return operands + args[args.index("--") + 1 :], False
+        if word.startswith("--"):
+            if "=" not in word and any(name.startswith(word) for name in _VALUE_LONG):
+                skip = True  # `--max-count 5`; an unknown long option is a flag
+            continue
+        if word.startswith("-") and len(word) > 1:
+            flags = word[1:]
+            for index, flag in enumerate(flags):
+                if flag in _VALUE_OPTIONS:
+                    skip = index == len(flags) - 1  # the value is the next word
+                    break
+            else:
+                if not flags.isalpha():
+                    return operands, True  # `-5`, `-.`: not sure what follows
+            continue
+        operands.append(word)
+    return operands, False
+
+
+def _recursive_grep_option(word: str) -> bool:
+    if word.startswith("--"):
+        return word[2:3] in ("r", "d")  # --recursive, --dereference-recursive, --directories
+    return word.startswith("-") and bool(set("rRd") & set(word[1:]))
+
+
+def _follows_links(words: list[str]) -> bool:
+    """grep -R (not -r) and rg -L follow symbolic links met on the way."""
+    for word in words:
+        if word.startswith("--") and word[2:4] in ("de", "fo"):  # --dereference-*, --follow
+            return True
+        if word.startswith("-") and not word.startswith("--") and set("RL") & set(word[1:]):
+            return True
+    return False
 
 
 def _hidden_too(name: str, words: list[str]) -> bool:
-    """rg skips hidden files unless told not to; grep -r reads them all."""
+    """rg skips hidden files unless an option says otherwise (`--hidden`, `-u`, `-.`, a
+    `--glob`, `--no-ignore`...); grep -r reads them all."""
     if name != "rg":
         return True
-    return any(
-        word in ("--hidden", "-.", "--no-ignore", "--no-ignore-dot")
-        or (word.startswith("-u") or word.startswith("-uu"))
-        for word in words
-    )
+    for word in words:
+        if word.startswith("--") and any(
+            key in word for key in ("hid", "unr", "no-ig", "glob", "type-add")
+        ):
+            return True
+        if word.startswith("-") and not word.startswith("--") and set(".ugt") & set(word[1:]):
+            return True
+    return False
 
 
 def _check_tree(
@@ -178,6 +273,7 @@ def _check_tree(
     denies_reading: Callable[[str], str],
     check_secrets: bool,
     hidden: bool,
+    follow: bool = True,
 ) -> Problem | None:
     try:
         top = guard.resolve(folder)
@@ -188,6 +284,14 @@ def _check_tree(
     seen = 0
     for current, folders, files in os.walk(top):
         folders[:] = [f for f in folders if f != ".git" and (hidden or not f.startswith("."))]
+        for entry in (*folders, *files) if follow else ():
+            link = Path(current) / entry
+            if link.is_symlink():
+                try:
+                    guard.resolve(guard.relative(link))
+                except ToolError:
+                    shown = guard.relative(link)
+                    return "ask", f"it could follow {shown} out of the workspace"
         for file in files:
             seen += 1
             if seen > MAX_SCAN:

@@ -955,6 +955,10 @@ def _unsafe_reason(words: tuple[str, ...]) -> str | None:
         return "empty"
     name = _basename(words[0])
     args = words[1:]
+    for word in args if name in ("sort", "wc", "du", "find") else ():
+        # file names read from data (a pipe): no word on the line names them
+        if _long_option_is(word, ("files0-from",)) or word.startswith("-files0-from"):
+            return "--files0-from reads file names from data"
     if name == "git":
         in_globals = True
         for word in args:
@@ -969,6 +973,8 @@ def _unsafe_reason(words: tuple[str, ...]) -> str | None:
                 return "git configuration, programs or repository from the command line"
             if _long_option_is(word, ("output", "ext-diff")):
                 return "git --output / --ext-diff"
+            if _long_option_is(word, ("no-index",)):
+                return "git diff --no-index reads any two paths"
         return None
     if name == "find":
         for word in args:

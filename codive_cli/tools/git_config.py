@@ -11,6 +11,7 @@ commands are not auto-allowed; they ask. The person's own global and system file
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -68,10 +69,12 @@ _KEY = re.compile(r"^\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
 def program_keys(workspace: Path) -> list[str]:
     """The keys of the repository's own git configuration that codive does not know to be
     harmless (`section.key`), or ["<why>"] when the configuration cannot be read safely."""
+    if all((workspace / part).exists() for part in ("HEAD", "objects", "refs")):
+        return ["the workspace is itself a git dir"]  # git takes it as one: its config rules
     gitdir = _git_dir(workspace)
     if gitdir is None:
         return []
-    found: list[str] = []
+    found: list[str] = _hooks(gitdir) + _submodules(workspace, gitdir)
     for name in ("config", "config.worktree"):
         path = gitdir / name
         try:
@@ -120,6 +123,58 @@ def _unknown_keys(text: str) -> list[str]:
         if name not in _HARMLESS.get(base, frozenset()):
             found.append(f"{section}.{name}")
     return found
+
+
+# Hooks that status, diff, log and show never run (they belong to commits, merges, pushes,
+# checkouts and servers): a pre-commit set-up does not make `git status` ask. Any other
+# executable hook (post-index-change runs on `git status`) does.
+_QUIET_HOOKS = frozenset(
+    {
+        "applypatch-msg",
+        "pre-applypatch",
+        "post-applypatch",
+        "pre-commit",
+        "pre-merge-commit",
+        "prepare-commit-msg",
+        "commit-msg",
+        "post-commit",
+        "pre-rebase",
+        "post-checkout",
+        "post-merge",
+        "pre-push",
+        "pre-receive",
+        "update",
+        "proc-receive",
+        "post-receive",
+        "post-update",
+        "push-to-checkout",
+        "post-rewrite",
+        "sendemail-validate",
+    }
+)
+
+
+def _hooks(gitdir: Path) -> list[str]:
+    """Executable hooks that a read-only git command may run."""
+    folder = gitdir / "hooks"
+    try:
+        names = sorted(
+            entry.name
+            for entry in folder.iterdir()
+            if entry.name not in _QUIET_HOOKS
+            and not entry.name.endswith(".sample")
+            and os.access(entry, os.X_OK)
+        )
+    except OSError:
+        return []
+    return [f"hooks/{name}" for name in names]
+
+
+def _submodules(workspace: Path, gitdir: Path) -> list[str]:
+    """Submodules bring configuration of their own that git status and diff obey."""
+    if (workspace / ".gitmodules").exists() or (gitdir / "modules").exists():
+        return ["submodules (their own git configuration applies)"]
+    return []
 
 
 def _read(path: Path) -> str:

@@ -186,8 +186,11 @@ class WorkspaceGuard:
         except OSError as exc:
             raise _os_error(path, exc) from None
         with os.fdopen(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
                 raise ToolError(f"{path} is not a regular file")
+            if info.st_nlink > 1:  # a hard link can give a harmless name to .env
+                raise ToolError(f"{path} has other names (hard links): not read on its own")
             data = handle.read(limit * 4)
         return data.decode("utf-8", errors="replace")[:limit]
 
@@ -376,12 +379,19 @@ _SECRET_NAMES = frozenset(
         "id_dsa",
         "id_ecdsa",
         "id_ed25519",
+        ".vault-token",
+        ".s3cfg",
+        ".boto",
+        "terraform.tfstate",
+        "terraform.tfstate.backup",
+        "credentials.tfrc.json",
+        "hosts.yml",  # gh's tokens
     }
 )
 _KERNEL_FOLDERS = ("/proc/", "/sys/", "/dev/")
 _SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".ppk")
 # Every file under these folders is a credential or a token cache.
-_SECRET_FOLDERS = frozenset({".aws", ".azure"})
+_SECRET_FOLDERS = frozenset({".aws", ".azure", ".password-store", ".gnupg"})
 _SECRET_IN_FOLDER = frozenset({(".docker", "config.json"), (".kube", "config")})
 _GCLOUD_SECRETS = frozenset(
     {"application_default_credentials.json", "credentials.db", "access_tokens.db"}
