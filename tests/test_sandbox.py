@@ -401,3 +401,54 @@ def test_without_overlayfs_tmp_is_an_empty_private_tmpfs(
     assert "not shown" not in result.content
     assert "y" not in (work / ".git" / "config").read_text().split()
     assert (work / "new.txt").exists() == (mode != "read-only")
+
+
+# --- variants found by attacking the sandbox from outside -------------------------------------
+
+
+def test_git_cannot_be_swapped_for_a_planted_one(tmp_path: Path, bwrap: Path) -> None:
+    work = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    marker = tmp_path / "FSMON_RAN"
+    command = (
+        "mv .git .git_old && mkdir .git && cp -r .git_old/HEAD .git_old/objects .git_old/refs "
+        f".git/ && printf '[core]\\n\\tfsmonitor = touch {marker}; false\\n' > .git/config"
+    )
+    run(work, command, "accept-edits", sandbox_for(work, bwrap))
+    assert not (work / ".git_old").exists()
+    subprocess.run(["git", "-C", str(work), "status"], capture_output=True)
+    assert not marker.exists()
+
+
+def test_submodule_git_data_is_read_only(tmp_path: Path, bwrap: Path) -> None:
+    work = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    modules = work / ".git" / "modules" / "sm"
+    modules.mkdir(parents=True)
+    (modules / "config").write_text("[core]\n\tbare = false\n")
+    command = "echo '[core] fsmonitor = touch PWNED' >> .git/modules/sm/config"
+    run(work, command, "accept-edits", sandbox_for(work, bwrap))
+    assert "fsmonitor" not in (modules / "config").read_text()
+
+
+def test_a_secret_folder_that_is_a_symlink_is_hidden_too(
+    work: Path, bwrap: Path, home: Path
+) -> None:
+    (home / "dotfiles" / "ssh").mkdir(parents=True)
+    (home / "dotfiles" / "ssh" / "id_rsa").write_text("SYMLINKED_KEY\n")
+    (home / ".ssh" / "id_ed25519").unlink()
+    (home / ".ssh").rmdir()
+    (home / ".ssh").symlink_to(home / "dotfiles" / "ssh")
+    command = f"cat {home}/.ssh/id_rsa {home}/dotfiles/ssh/id_rsa"
+    sandboxed, plain = both(work, command, "accept-edits", bwrap)
+    assert "SYMLINKED_KEY" not in sandboxed.content and "SYMLINKED_KEY" in plain.content
+
+
+def test_unix_sockets_under_run_are_out_of_reach(work: Path, bwrap: Path) -> None:
+    result = run(
+        work,
+        "ls /run | wc -l; ls /run/user 2>&1 | head -1",
+        "accept-edits",
+        sandbox_for(work, bwrap),
+    )
+    assert result.content.startswith("0\n")

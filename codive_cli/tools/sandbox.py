@@ -148,6 +148,11 @@ def bwrap_arguments(rules: Rules, cwd: Path) -> list[str]:
     for path in rules.writable:
         if path.exists():
             args += ["--bind", str(path), str(path)]
+            dot_git = path / ".git"
+            if dot_git.is_dir() and not dot_git.is_symlink():
+                # its own mount point: `mv .git elsewhere` fails (EBUSY) instead of swapping
+                # in a .git whose config runs programs
+                args += ["--bind", str(dot_git), str(dot_git)]
     for path in rules.read_only:
         if not _inside_any(path, rules.writable):
             continue
@@ -155,17 +160,37 @@ def bwrap_arguments(rules: Rules, cwd: Path) -> list[str]:
             args += ["--ro-bind", str(path), str(path)]
         elif path.name in GIT_CONTROL_FOLDERS and path.parent.is_dir():
             args += ["--tmpfs", str(path)]  # whatever is planted there vanishes
-    for path in rules.hidden:
+    for path in _with_link_targets(rules.hidden):
         if path.is_dir() and not path.is_symlink():
             args += ["--tmpfs", str(path)]
         elif path.is_file() and not path.is_symlink():
             args += ["--ro-bind", "/dev/null", str(path)]
+    # Unix sockets ignore network namespaces and read-only mounts: the user's session bus
+    # and agents under /run/user, docker's socket (root on the host).
+    run_hidden = not rules.network and Path("/run").is_dir()
+    if run_hidden:
+        args += ["--tmpfs", "/run"]
+    elif Path("/run/user").is_dir():
+        args += ["--tmpfs", "/run/user"]
+    for socket in {Path(os.path.realpath(p)) for p in ("/var/run/docker.sock", "/run/docker.sock")}:
+        if socket.exists() and not (run_hidden and socket.is_relative_to("/run")):
+            args += ["--ro-bind", "/dev/null", str(socket)]
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not rules.network:
         args.append("--unshare-net")
     args += ["--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     args += ["--setenv", "TMPDIR", "/tmp", "--chdir", str(cwd)]
     return args
+
+
+def _with_link_targets(paths: Sequence[Path]) -> list[Path]:
+    """Each path, and where it leads when it is a symlink (~/.ssh -> ~/dotfiles/ssh)."""
+    out: list[Path] = []
+    for path in paths:
+        out.append(path)
+        if path.is_symlink():
+            out.append(Path(os.path.realpath(path)))
+    return out
 
 
 def sandbox_denied(output: str) -> bool:
@@ -191,7 +216,7 @@ def _home_secrets() -> list[Path]:
 # The parts of a git dir that name programs or decide what git runs: kept read-only, so that
 # an approved `git commit` still writes objects, refs and the index, but nothing can plant a
 # hook or a driver for later.
-_GIT_CONTROL = ("config", "config.worktree", "hooks", "info", "commondir")
+_GIT_CONTROL = ("config", "config.worktree", "hooks", "info", "commondir", "modules")
 GIT_CONTROL_FOLDERS = ("hooks", "info")  # made (empty, throw-away) when missing
 
 

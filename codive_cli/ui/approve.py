@@ -60,11 +60,19 @@ class TerminalApprover:
         """Exactly what would happen, before the question: the command, or the diff."""
         from rich.syntax import Syntax
 
-        line = Text.assemble(("? ", "bold yellow"), "codive wants to ", plain(describe(request)))
+        line = Text.assemble(
+            ("? ", "bold yellow"), "codive wants to ", visible(describe(request), strict=True)
+        )
         self.console.print(line, soft_wrap=True)
         if request.preview:
             diff = visible(request.preview)
             self.console.print(Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
+        command = request.arguments.get("command")
+        if request.tool == "bash" and isinstance(command, str) and command.count("\n") > 2:
+            first = command.strip().splitlines()[0]
+            lines = len(command.splitlines())
+            note = f"  (the command above is {lines} lines long; it starts: {first[:80]})"
+            self.console.print(plain(note, style="bold"), soft_wrap=True)
         self.console.print(plain(f"  ({request.reason})", style="dim"), soft_wrap=True)
 
 

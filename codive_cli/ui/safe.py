@@ -14,17 +14,22 @@ from rich.text import Text
 
 # Kept as they are: they only move to the next line or column.
 _LAYOUT = frozenset("\n\t")
+# Letters that draw as nothing (Hangul fillers, the combining grapheme joiner).
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u034f")
 
 
-def visible(text: str) -> str:
+def visible(text: str, *, strict: bool = False) -> str:
     """`text` with every control and format character (C0, C1, DEL, bidi overrides, zero
-    width characters) written as an escape: `\x1b`, `\r`, `\u202e`."""
-    if text.isprintable():
+    width characters) written as an escape: `\\x1b`, `\\r`, `\\u202e`. `strict` (a command
+    to approve) also escapes spaces other than " " and letters that draw as nothing."""
+    if text.isprintable() and not strict:
         return text
+    hidden = ("Cc", "Cf", "Zl", "Zp", "Zs") if strict else ("Cc", "Cf", "Zl", "Zp")
     out = []
     text = text.replace("\r\n", "\n")  # a line ending, not a return to column 0
     for char in text:
-        if char in _LAYOUT or unicodedata.category(char) not in ("Cc", "Cf", "Zl", "Zp"):
+        shown = char == " " or unicodedata.category(char) not in hidden
+        if char in _LAYOUT or (shown and not (strict and char in _BLANK_LETTERS)):
             out.append(char)
         elif char == "\r":
             out.append("\\r")
