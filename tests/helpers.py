@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,17 @@ def make_provider(name: str, recorder: Recorder, **config: Any) -> Any:
     provider.http.sleep = no_sleep
     provider.sleeps = sleeps
     return provider
+
+
+def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This environment without codive's settings or vendor keys, with a home and XDG
+    folders of the test's own: a codive run as a fresh user would start it."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
+    }
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    env.update(extra)
+    return env

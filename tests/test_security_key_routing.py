@@ -10,7 +10,6 @@ key, and may define only keyless local endpoints on loopback addresses.
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 
 from codive_cli import trust
 from codive_cli.config import load_settings, resolve_provider
+from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")
@@ -47,14 +47,7 @@ def attacker() -> Any:
 def person(tmp_path: Path) -> Any:
     """The person's own model server, and their environment with keys."""
     with ScriptedServer([{"text": "legit"}] * 4) as server:
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
-        }
-        for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-            env[name] = str(tmp_path / name.lower())
-        env.update(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.base_url + "/v1")
+        env = isolated_env(tmp_path, OPENAI_API_KEY=KEY, OPENAI_BASE_URL=server.base_url + "/v1")
         yield server, env
 
 

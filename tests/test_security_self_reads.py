@@ -20,6 +20,7 @@ import pytest
 
 from codive_cli.tools.base import ToolError
 from codive_cli.tools.guard import WorkspaceGuard
+from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")
@@ -31,14 +32,9 @@ MODES = ["read-only", "ask", "accept-edits", "full"]
 def setup(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     work = tmp_path / "work"
     (work / ".git").mkdir(parents=True)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
-    }
-    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        env[name] = str(tmp_path / name.lower())
-    env.update(OPENAI_API_KEY=KEY, AWS_SECRET_ACCESS_KEY=AWS, MY_SERVICE_TOKEN="tok-0123456789")
+    env = isolated_env(
+        tmp_path, OPENAI_API_KEY=KEY, AWS_SECRET_ACCESS_KEY=AWS, MY_SERVICE_TOKEN="tok-0123456789"
+    )
     return work, env
 
 

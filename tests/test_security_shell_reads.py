@@ -23,6 +23,7 @@ from codive_cli.tools.bash import BashTool
 from codive_cli.tools.files import WriteFileTool
 from codive_cli.tools.guard import WorkspaceGuard
 from codive_cli.tools.permissions import Policy
+from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")
@@ -243,10 +244,7 @@ def test_secret_search_follows_the_current_mode(work: Path) -> None:
 
 
 def run_model_command(work: Path, command: str, mode: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CODIVE_", "OPENAI_"))}
-    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        env[name] = str(work.parent / name.lower())
-    env["OPENAI_API_KEY"] = "sk-test-SECRET123"
+    env = isolated_env(work.parent, OPENAI_API_KEY="sk-test-SECRET123")
     call = {"id": "c1", "name": "bash", "arguments": {"command": command}}
     with ScriptedServer([{"tool_calls": [call]}, {"text": "done"}]) as server:
         return subprocess.run(
