@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")
@@ -20,14 +20,9 @@ def workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     work = tmp_path / "work"
     (work / ".git").mkdir(parents=True)
     (work / "calc.py").write_bytes(b"def f():\r\n\treturn 1\r\n")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
-    }
-    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        env[name] = str(tmp_path / name.lower())
-    env.update(ANTHROPIC_API_KEY="test-key", OPENAI_API_KEY="test-key", NO_COLOR="1")
+    env = isolated_env(
+        tmp_path, ANTHROPIC_API_KEY="test-key", OPENAI_API_KEY="test-key", NO_COLOR="1"
+    )
     return work, env
 
 

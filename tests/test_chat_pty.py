@@ -11,6 +11,7 @@ from typing import Any
 
 import pexpect
 
+from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 from tests.test_signals import started_job, wait_dead
 
@@ -19,14 +20,9 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]")
 
 
 def environment(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
-    }
-    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        env[name] = str(tmp_path / name.lower())
-    env.update(ANTHROPIC_API_KEY="test-key", TERM="xterm-256color", COLUMNS="100", LINES="40")
+    env = isolated_env(
+        tmp_path, ANTHROPIC_API_KEY="test-key", TERM="xterm-256color", COLUMNS="100", LINES="40"
+    )
     env["PROMPT_TOOLKIT_NO_CPR"] = "1"  # pexpect does not answer cursor-position requests
     return env
 

