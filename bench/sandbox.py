@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from codive_cli.tools.sandbox import Sandbox, find_bwrap
+from codive_cli.policy.sandbox import Sandbox, find_bwrap
 
 
 def median_ms(argv: list[str], cwd: Path, runs: int) -> float:

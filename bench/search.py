@@ -25,9 +25,9 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.tools import search
 from codive_cli.tools.base import ToolContext
-from codive_cli.tools.guard import WorkspaceGuard
 from codive_cli.tools.search import GlobTool, GrepTool
 
 TREE_VERSION = "1"

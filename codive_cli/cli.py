@@ -1,4 +1,4 @@
-"""The `codive` command: parse flags, then hand off to `codive_cli.commands`.
+"""The `codive` command: parse flags, then hand off to `codive_cli.app`.
 
 Only Typer is imported at start-up; everything else is imported by the command that needs it,
 so `codive --help` and `codive --version` stay fast.
@@ -121,7 +121,7 @@ def complete(
 
       codive complete "fix the lint errors" --yes --max-steps 20 --json > run.json
     """
-    from codive_cli.commands.run import CompleteOptions, complete_command
+    from codive_cli.app.complete import CompleteOptions, complete_command
 
     options = CompleteOptions(
         prompt=prompt,
@@ -166,7 +166,7 @@ def chat(
 
       codive chat --resume 20261127-101500-ab12
     """
-    from codive_cli.commands.chat import ChatOptions, chat_command
+    from codive_cli.app.chat import ChatOptions, chat_command
 
     if continue_ and resume:
         _fail("--continue and --resume exclude each other", "", 2, ValueError())
@@ -195,7 +195,7 @@ def models(
 
       codive models -p local_llm --base-url http://127.0.0.1:8080 --json
     """
-    from codive_cli.commands.manage import models_command
+    from codive_cli.app.manage import models_command
 
     _run(lambda: models_command(provider, base_url, as_json=json_))
 
@@ -215,7 +215,7 @@ def serve(
 
       codive complete -p local_llm --base-url http://127.0.0.1:8080 "hi"
     """
-    from codive_cli.commands.manage import serve_command
+    from codive_cli.app.manage import serve_command
 
     _run(lambda: serve_command(port, model_path))
 
@@ -234,7 +234,7 @@ def doctor(
 
       codive doctor -p local_llm --base-url http://127.0.0.1:11434 -m qwen2.5-coder
     """
-    from codive_cli.commands.manage import doctor_command
+    from codive_cli.app.manage import doctor_command
 
     _run(lambda: doctor_command(provider, model, base_url))
 
@@ -252,7 +252,7 @@ def trust(
 
       codive trust --revoke
     """
-    from codive_cli.commands.manage import trust_command
+    from codive_cli.app.manage import trust_command
 
     _run(lambda: trust_command(path, revoke=revoke))
 
@@ -260,7 +260,7 @@ def trust(
 @config_app.command("show")
 def config_show() -> None:
     """Print the merged configuration (keys masked) and where it came from."""
-    from codive_cli.commands.manage import config_show_command
+    from codive_cli.app.manage import config_show_command
 
     _run(config_show_command)
 
@@ -268,7 +268,7 @@ def config_show() -> None:
 @config_app.command("path")
 def config_path() -> None:
     """Print the configuration files codive reads, in order of precedence."""
-    from codive_cli.commands.manage import config_path_command
+    from codive_cli.app.manage import config_path_command
 
     _run(config_path_command)
 
@@ -279,7 +279,7 @@ def config_init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter codive.toml here (or to the user config dir)."""
-    from codive_cli.commands.manage import config_init_command
+    from codive_cli.app.manage import config_init_command
 
     _run(lambda: config_init_command(user=user, force=force))
 
@@ -298,7 +298,7 @@ def setup_local(
 
     The first build compiles llama.cpp (about 10-15 minutes on 2 cores); later runs reuse it.
     """
-    from codive_cli.commands.setup import setup_local_command
+    from codive_cli.app.setup import setup_local_command
 
     _run(lambda: setup_local_command(native=native, rebuild=rebuild))
 
@@ -326,7 +326,7 @@ def _run(command: object) -> None:
 
 
 def _fail(message: str, hint: str, code: int, error: BaseException) -> NoReturn:
-    from codive_cli.tools.credentials import redact
+    from codive_cli.policy.credentials import redact
     from codive_cli.ui.safe import visible
 
     # The last line of defence: whatever raised, no key codive knows and no control code
@@ -345,11 +345,11 @@ def _fail(message: str, hint: str, code: int, error: BaseException) -> NoReturn:
 
 def _known_secrets() -> tuple[str, ...]:
     """The environment's credentials, and the configuration's when it can be read."""
-    from codive_cli.tools.credentials import known_secrets
+    from codive_cli.policy.credentials import known_secrets
 
     settings = None
     try:
-        from codive_cli.config import load_settings
+        from codive_cli.settings.config import load_settings
 
         settings, _ = load_settings()
     except Exception:  # a broken file is what is being reported: the environment still counts

@@ -23,7 +23,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from codive_cli.config import (
+from codive_cli.settings.config import (
     AgentSettings,
     EndpointSettings,
     McpServerSettings,

@@ -16,8 +16,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from codive_cli.conversation.session import SessionStore
 from codive_cli.provider import ChatMessage
-from codive_cli.session import SessionStore
 
 MAX_SIZE = 50_000
 

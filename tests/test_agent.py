@@ -8,14 +8,14 @@ from typing import Any, ClassVar
 
 import pytest
 
-from codive_cli.agent import Agent, ToolFinished, ToolStarted
+from codive_cli.agent.loop import Agent, ToolFinished, ToolStarted
 from codive_cli.errors import Overloaded
+from codive_cli.policy.permissions import Approval, ApprovalRequest, Policy
 from codive_cli.provider import ChatMessage
 from codive_cli.providers import anthropic, openai
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.tools.base import Tool, ToolContext, ToolError, ToolResult
 from codive_cli.tools.bash import BashTool
-from codive_cli.tools.permissions import Approval, ApprovalRequest, Policy
 
 SECRET = "sk-ant-api03-very-secret-value"
 

@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from codive_cli.agent import Agent
-from codive_cli.chat import Chat
-from codive_cli.context import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
+from codive_cli.agent.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
+from codive_cli.agent.loop import Agent
+from codive_cli.conversation.chat import Chat
+from codive_cli.conversation.session import SessionStore
 from codive_cli.errors import ContextTooLong
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import Policy
 from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
-from codive_cli.session import SessionStore
 from codive_cli.tools.base import ToolContext
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import Policy
 from codive_cli.ui.render import PlainRenderer
 
 

@@ -17,7 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from codive_cli.cli import app
-from codive_cli.config import (
+from codive_cli.errors import ConfigError
+from codive_cli.provider import ProviderConfig
+from codive_cli.settings.config import (
     AgentSettings,
     ConfigFile,
     ProviderSettings,
@@ -28,8 +30,6 @@ from codive_cli.config import (
     resolve_provider,
     user_config_path,
 )
-from codive_cli.errors import ConfigError
-from codive_cli.provider import ProviderConfig
 
 REPO = Path(__file__).resolve().parent.parent
 VENDOR_VARIABLES = (
@@ -55,7 +55,9 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # As on a machine without the local extra (test_embedded.py covers the other case).
     monkeypatch.setattr("codive_cli.providers.embedded.is_available", lambda: False)
     # Layering is tested here with trusted files; test_trust.py covers untrusted ones.
-    monkeypatch.setattr("codive_cli.config._is_untrusted_project_file", lambda path, cwd: False)
+    monkeypatch.setattr(
+        "codive_cli.settings.config._is_untrusted_project_file", lambda path, cwd: False
+    )
     return user_file
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from codive_cli.policy.guard import OutsideWorkspace, WorkspaceGuard
 from codive_cli.tools import files
 from codive_cli.tools.base import (
     MAX_RESULT_CHARS,
@@ -27,7 +28,6 @@ from codive_cli.tools.files import (
     WriteFileTool,
     atomic_write,
 )
-from codive_cli.tools.guard import OutsideWorkspace, WorkspaceGuard
 
 
 @pytest.fixture

@@ -34,8 +34,8 @@ from typing import Any, cast
 
 import pytest
 
+from codive_cli.policy.guard import OutsideWorkspace, WorkspaceGuard
 from codive_cli.tools.base import ToolError
-from codive_cli.tools.guard import OutsideWorkspace, WorkspaceGuard
 
 OUT = OutsideWorkspace
 ERR = ToolError

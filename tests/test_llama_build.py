@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from codive_cli.commands.setup import BuildProgress
+from codive_cli.app.setup import BuildProgress
 from codive_cli.providers import llama_build
 from codive_cli.providers.llama_server import LocalServerError
 

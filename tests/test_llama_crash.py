@@ -224,7 +224,7 @@ def test_doctor_shows_the_embedded_check_with_the_same_diagnosis(tmp_path: Path)
 
 
 def test_a_project_file_cannot_choose_the_server_program(tmp_path: Path) -> None:
-    from codive_cli import trust
+    from codive_cli.settings import trust
 
     data = {"providers": {"embedded": {"server_path": "./evil", "ctx_size": 4096}}}
     kept, ignored = trust.restrict(data)

@@ -16,12 +16,12 @@ import mcp_types
 import pytest
 import pytest_asyncio
 
-from codive_cli.agent import Agent
-from codive_cli.config import McpServerSettings
-from codive_cli.mcp import McpTool, result_text, start_mcp_tools, tool_name
+from codive_cli.agent.loop import Agent
+from codive_cli.policy.permissions import Policy
 from codive_cli.providers.scripted import Reply, ScriptedProvider
+from codive_cli.settings.config import McpServerSettings
 from codive_cli.tools.base import Tool, ToolContext, ToolError
-from codive_cli.tools.permissions import Policy
+from codive_cli.tools.mcp import McpTool, result_text, start_mcp_tools, tool_name
 
 # One event loop for the module's async tests, so the servers of the `demo` fixture start
 # once (importing the SDK takes each server process over a second).
@@ -413,7 +413,7 @@ async def test_settings_without_a_command_or_url_are_reported() -> None:
 def test_no_servers_is_quick_and_imports_no_sdk() -> None:
     code = (
         "import asyncio, contextlib, sys\n"
-        "from codive_cli.mcp import start_mcp_tools\n"
+        "from codive_cli.tools.mcp import start_mcp_tools\n"
         "async def main():\n"
         "    async with contextlib.AsyncExitStack() as stack:\n"
         "        return await start_mcp_tools({}, stack, on_error=print)\n"

@@ -7,10 +7,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import Policy, Rule
 from codive_cli.tools.base import Tool, ToolContext, ToolResult
 from codive_cli.tools.bash import BashTool
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import Policy, Rule
 from codive_cli.ui.approve import parse_answer
 
 

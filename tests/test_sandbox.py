@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import Policy
+from codive_cli.policy.sandbox import Sandbox, find_bwrap
 from codive_cli.tools.base import ToolContext, ToolResult
 from codive_cli.tools.bash import BashTool
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import Policy
-from codive_cli.tools.sandbox import Sandbox, find_bwrap
 
 SANDBOXED = ["read-only", "ask", "accept-edits"]
 WRITABLE = ["ask", "accept-edits"]
@@ -261,7 +261,7 @@ def test_the_same_sandbox_holds_for_a_normal_user(bwrap: Path) -> None:
     import shutil
     import tempfile
 
-    from codive_cli.tools.sandbox import Rules, bwrap_arguments
+    from codive_cli.policy.sandbox import Rules, bwrap_arguments
 
     if os.geteuid() != 0:  # the rest of this file already runs as a normal user
         return
@@ -297,7 +297,7 @@ def test_the_same_sandbox_holds_for_a_normal_user(bwrap: Path) -> None:
 
 
 def test_a_project_file_cannot_loosen_the_sandbox() -> None:
-    from codive_cli import trust
+    from codive_cli.settings import trust
 
     data = {"sandbox": {"network": True, "writable": ["/"], "hidden": ["~/x"], "full": True}}
     kept, ignored = trust.restrict(data)
@@ -312,8 +312,8 @@ async def test_mcp_stdio_servers_run_in_the_workspace_write_policy(
     import contextlib
     import sys
 
-    from codive_cli.config import McpServerSettings
-    from codive_cli.mcp import start_mcp_tools
+    from codive_cli.settings.config import McpServerSettings
+    from codive_cli.tools.mcp import start_mcp_tools
 
     demo = Path(__file__).with_name("mcp_demo_server.py")
     settings = McpServerSettings(command=sys.executable, args=[str(demo)], sandbox=sandboxed)
@@ -394,7 +394,7 @@ def test_programs_under_tmp_stay_runnable_and_tmp_stays_private(
 def test_without_overlayfs_tmp_is_an_empty_private_tmpfs(
     work: Path, bwrap: Path, tmp_path: Path, mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("codive_cli.tools.sandbox.tmp_overlay_works", lambda binary: False)
+    monkeypatch.setattr("codive_cli.policy.sandbox.tmp_overlay_works", lambda binary: False)
     (tmp_path / "elsewhere.txt").write_text("not shown\n")
     command = f"cat {tmp_path}/elsewhere.txt; echo y > .git/config; echo made > new.txt"
     result = run(work, command, mode, sandbox_for(work, bwrap))

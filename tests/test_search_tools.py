@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from codive_cli.policy.guard import OutsideWorkspace, WorkspaceGuard
 from codive_cli.tools import search
 from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError, ToolResult
-from codive_cli.tools.guard import OutsideWorkspace, WorkspaceGuard
 from codive_cli.tools.search import GlobMatcher, GlobTool, GrepTool, IgnoreRules, walk_files
 
 HAVE_RG = shutil.which("rg") is not None

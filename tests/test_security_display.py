@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import ApprovalRequest
 from codive_cli.provider import ToolCall
 from codive_cli.tools.base import ToolContext, ToolResult
 from codive_cli.tools.files import EditFileTool, WriteFileTool
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import ApprovalRequest
 from codive_cli.ui import tools as tool_view
 from codive_cli.ui.approve import TerminalApprover
 from codive_cli.ui.report import Reporter

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from codive_cli import trust
-from codive_cli.config import load_settings, resolve_provider
+from codive_cli.settings import trust
+from codive_cli.settings.config import load_settings, resolve_provider
 from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.tools.base import ToolError
-from codive_cli.tools.guard import WorkspaceGuard
 from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 

@@ -5,7 +5,7 @@ Threats: `cat .env` or `grep -r PASSWORD .` read secrets a `read_file` would hav
 `grep ... /proc/[0-9]*/environ` reads every process's keys; a file named `--pre=sh` turns
 `rg TODO *` into `sh` on every file; `-ocodive.toml` turns `sort *` into a write; a planted
 `.git/config` (`core.fsmonitor`, `diff.external`, includes) runs code on `git status`.
-Rules: codive_cli.tools.bash_paths and codive_cli.tools.git_config (see docs/security.md);
+Rules: codive_cli.policy.shell_paths and codive_cli.policy.git_config (see docs/security.md);
 writes under `.git/`, to `.gitattributes` and to codive's own folders always ask.
 """
 
@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import Policy
 from codive_cli.tools.base import ToolContext
 from codive_cli.tools.bash import BashTool
 from codive_cli.tools.files import WriteFileTool
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import Policy
 from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 
@@ -223,7 +223,7 @@ def test_codive_data_folders_are_protected_when_the_workspace_is_home(tmp_path: 
 
 
 def test_codive_folders_cover_data_cache_and_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    from codive_cli.commands.run import codive_folders
+    from codive_cli.app.complete import codive_folders
 
     monkeypatch.setenv("XDG_DATA_HOME", "/d")
     monkeypatch.setenv("XDG_CONFIG_HOME", "/c")

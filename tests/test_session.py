@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
-from codive_cli import context
-from codive_cli.provider import ChatMessage, Thinking, ToolCall
-from codive_cli.session import (
+from codive_cli.agent import compaction as context
+from codive_cli.conversation.session import (
     INTERRUPTED_RESULT,
     SUMMARY_PREFIX,
     Session,
@@ -25,6 +24,7 @@ from codive_cli.session import (
     decode_message,
     encode_message,
 )
+from codive_cli.provider import ChatMessage, Thinking, ToolCall
 from tests import session_writer
 
 CALL = ToolCall("call_1", "read_file", {"path": "src/a.py", "limit": 10})

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from codive_cli.conversation.session import SessionBusy, SessionStore
 from codive_cli.provider import ChatMessage
-from codive_cli.session import SessionBusy, SessionStore
 from tests.scripted_server import ScriptedServer
 from tests.test_agent_cli import CODIVE, workspace
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from codive_cli import text_tools
-from codive_cli.agent import Agent
+from codive_cli.agent.loop import Agent
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import Policy
 from codive_cli.provider import ProviderConfig
+from codive_cli.providers import text_tools
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.tools.base import ToolContext
 from codive_cli.tools.files import ReadFileTool
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import Policy
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from codive_cli import trust
-from codive_cli.config import load_settings, resolve_provider
+from codive_cli.settings import trust
+from codive_cli.settings.config import load_settings, resolve_provider
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")

@@ -23,7 +23,7 @@ from codive_cli.errors import (
     QuotaExceeded,
     RateLimited,
 )
-from codive_cli.tools.credentials import redact
+from codive_cli.policy.credentials import redact
 
 _CONTEXT_PATTERNS = (
     # Anthropic: "prompt is too long: 208310 tokens > 200000 maximum"

@@ -27,9 +27,9 @@ from codive_cli.errors import (
     RateLimited,
     StreamCutOff,
 )
+from codive_cli.policy.credentials import is_credential_name, known_secrets, redact
 from codive_cli.provider import ProviderConfig, StreamError, StreamEvent
 from codive_cli.providers._errors import ErrorContext, error_from_body
-from codive_cli.tools.credentials import is_credential_name, known_secrets, redact
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,6 @@
-"""Built-in tools, the workspace guard and the permission policy.
+"""The built-in tools (and MCP servers' tools), each a `Tool` from base.py.
 
-base.py         Tool, ToolResult, ToolContext, ToolError
-guard.py        WorkspaceGuard: every path resolved inside the workspace root
-permissions.py  Policy: mode + allow/deny rules + session approvals
-bash_rules.py   judging shell commands on a real parse (tree-sitter-bash)
-files.py        read_file, write_file, edit_file, list_dir
-matching.py     edit_file's exact and whitespace-tolerant matching, re-indenting
-search.py       glob, grep (ripgrep when present)
-bash.py         bash
+The rules they run under live in `codive_cli.policy`; the tools only do the work.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
+from codive_cli.policy.credentials import redact as redact  # tools import it from here
 from codive_cli.provider import ToolDefinition
-from codive_cli.tools.credentials import redact as redact  # tools import it from here
 
 ToolKind = Literal["read", "edit", "execute"]
 
@@ -37,11 +37,11 @@ class ToolContext:
     """What tools may use: the workspace (its root never comes from tool arguments)."""
 
     root: Path
-    guard: Any  # codive_cli.tools.guard.WorkspaceGuard
+    guard: Any  # codive_cli.policy.guard.WorkspaceGuard
     secrets: tuple[str, ...] = ()  # strings that must never appear in a result (API keys)
     progress: Any = None  # a running tool's partial output (bash sets it), for interruptions
     policy: Any = None  # the one current Policy: every permission fact is read from it
-    sandbox: Any = None  # codive_cli.tools.sandbox.Sandbox: where commands run
+    sandbox: Any = None  # codive_cli.policy.sandbox.Sandbox: where commands run
 
     @property
     def allow_secrets(self) -> bool:

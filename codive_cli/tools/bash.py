@@ -9,9 +9,9 @@ import signal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from codive_cli.policy.credentials import scrubbed_environment
+from codive_cli.policy.sandbox import SANDBOX_DENIED_HINT, sandbox_denied
 from codive_cli.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
-from codive_cli.tools.credentials import scrubbed_environment
-from codive_cli.tools.sandbox import SANDBOX_DENIED_HINT, sandbox_denied
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0

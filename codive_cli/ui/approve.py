@@ -10,7 +10,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.text import Text
 
-from codive_cli.tools.permissions import Approval, ApprovalRequest
+from codive_cli.policy.permissions import Approval, ApprovalRequest
 from codive_cli.ui.safe import plain, visible
 
 ReadLine = Callable[[str], str]

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from rich.console import Console
 
-from codive_cli.agent import RunResult
+from codive_cli.agent.loop import RunResult
 from codive_cli.provider import ModelInfo, Provider, ToolCall, Usage
 from codive_cli.tools.base import ToolResult
 from codive_cli.ui.safe import plain

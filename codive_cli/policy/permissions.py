@@ -89,7 +89,7 @@ class Policy:
     allow: Sequence[str] = ()
     deny: Sequence[str] = ()
     guard: Any = None  # WorkspaceGuard: secrets and codive's own files need approval
-    sandbox: Any = None  # codive_cli.tools.sandbox.Sandbox: fail closed when unavailable
+    sandbox: Any = None  # codive_cli.policy.sandbox.Sandbox: fail closed when unavailable
     session_allow: list[Rule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -121,21 +121,21 @@ class Policy:
         return Verdict("ask", f"{what} approval in {self.mode} mode")
 
     def _decide_bash(self, command: str) -> Verdict:
-        from codive_cli.tools import bash_rules
+        from codive_cli.policy import shell
 
         deny = [r.pattern or "*" for r in self._deny if r.tool == "bash"]
         allow = [r.pattern or "*" for r in [*self._allow, *self.session_allow] if r.tool == "bash"]
         if self.mode == "read-only":
-            verdict = bash_rules.judge(command, allow=[], deny=deny)
+            verdict = shell.judge(command, allow=[], deny=deny)
             if verdict == "allow":  # only the built-in read-only commands
                 return self._paths_of(command) or Verdict("allow", "a read-only command")
             return Verdict("deny", "the mode is read-only and this command may change things")
         if self.mode == "full":  # everything runs but what a deny rule names
-            denied = bash_rules.judge(command, allow=[], deny=deny) == "deny"
+            denied = shell.judge(command, allow=[], deny=deny) == "deny"
             if denied:
                 return Verdict("deny", "the mode is full, but a deny rule forbids this")
             return self._paths_of(command, full=True) or Verdict("allow", "the mode is full")
-        verdict = bash_rules.judge(command, allow=allow, deny=deny)
+        verdict = shell.judge(command, allow=allow, deny=deny)
         if verdict == "allow":
             problem = self._paths_of(command)
             if problem is not None:
@@ -160,13 +160,13 @@ class Policy:
         return verdict
 
     def _paths_of(self, command: str, *, full: bool = False) -> Verdict | None:
-        """What the files an allowed command would read say (codive_cli.tools.bash_paths)."""
-        from codive_cli.tools import bash_paths, bash_rules
+        """What the files an allowed command would read say (codive_cli.policy.shell_paths)."""
+        from codive_cli.policy import shell, shell_paths
 
         if self.guard is None:
             return None
-        parts = bash_rules.split_command(command) or []
-        check = bash_paths.check_denied if full else bash_paths.check
+        parts = shell.split_command(command) or []
+        check = shell_paths.check_denied if full else shell_paths.check
         problem = check(parts, self.guard, self.denies_reading)
         if problem is None:
             return None

@@ -118,7 +118,7 @@ class AgentSettings(_Section):
     @field_validator("allow", "deny")
     @classmethod
     def _rules_parse(cls, rules: list[str]) -> list[str]:
-        from codive_cli.tools.permissions import Rule
+        from codive_cli.policy.permissions import Rule
 
         for text in rules:
             Rule.parse(text)  # a ValueError names the rule and the expected form
@@ -202,7 +202,7 @@ class Settings(BaseSettings, ConfigFile):
 
     @property
     def untrusted_keys(self) -> list[str]:
-        """Keys of an untrusted project file that were ignored (see codive_cli.trust)."""
+        """Keys of an untrusted project file that were ignored (see codive_cli.settings.trust)."""
         return self._untrusted
 
     @classmethod
@@ -322,7 +322,7 @@ def load_settings(
     for path in files:
         layer = read_config_file(path)
         if _is_untrusted_project_file(path, cwd):
-            from codive_cli.trust import restrict
+            from codive_cli.settings.trust import restrict
 
             layer, ignored = restrict(layer, base=data, env=os.environ)
         data = _merge(data, layer)
@@ -357,7 +357,7 @@ def _is_untrusted_project_file(path: Path, cwd: Path) -> bool:
     The user file and a CODIVE_CONFIG file are the person's own choice."""
     if os.environ.get("CODIVE_CONFIG") or path == user_config_path():
         return False
-    from codive_cli.trust import is_trusted
+    from codive_cli.settings.trust import is_trusted
 
     return not is_trusted(path)
 

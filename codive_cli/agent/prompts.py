@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.tools.base import Tool, ToolError
-from codive_cli.tools.guard import WorkspaceGuard
 
 # Files other agents read for project instructions; the first found in the root is used.
 INSTRUCTION_FILES = ("AGENTS.md", "CODIVE.md")

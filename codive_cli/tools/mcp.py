@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from mcp.client import IncomingMessage
     from mcp.client._transport import TransportStreams
 
-    from codive_cli.config import McpServerSettings
+    from codive_cli.settings.config import McpServerSettings
 
 # Tool names the model APIs accept: ^[A-Za-z0-9_-]{1,64}$.
 NAME_LIMIT = 64
@@ -156,7 +156,7 @@ class _Server:
     def __init__(self, name: str, settings: McpServerSettings, sandbox: Any = None) -> None:
         self.name = name
         self.settings = settings
-        self.sandbox = sandbox  # codive_cli.tools.sandbox.Sandbox, for stdio servers
+        self.sandbox = sandbox  # codive_cli.policy.sandbox.Sandbox, for stdio servers
         self.session: ClientSession | None = None
         self.listed: list[mcp_types.Tool] | None = None
         self.problem = ""  # why it did not start or stopped
@@ -434,6 +434,6 @@ async def start_mcp_tools(
 def _environment() -> dict[str, str]:
     """The environment for a stdio server, without any credential codive knows (a server
     that needs a key of its own gets it from its `env` table)."""
-    from codive_cli.tools.credentials import scrubbed_environment
+    from codive_cli.policy.credentials import scrubbed_environment
 
     return scrubbed_environment(os.environ)

@@ -17,12 +17,12 @@ from typing import Protocol
 from rich.console import Console
 from rich.text import Text
 
-from codive_cli import context as ctx
-from codive_cli.agent import Agent
+from codive_cli.agent import compaction as ctx
+from codive_cli.agent.loop import Agent
+from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.errors import CodiveError, ContextTooLong
+from codive_cli.policy.permissions import MODES
 from codive_cli.provider import ChatMessage, ModelInfo, Provider, Usage
-from codive_cli.session import Session, SessionStore
-from codive_cli.tools.permissions import MODES
 from codive_cli.ui.report import usage_line
 from codive_cli.ui.safe import plain
 
@@ -326,7 +326,7 @@ class Chat:
     def error(self, error: CodiveError) -> None:
         """One error line and its hint; a server's words are shown as text, never as markup,
         and without any key codive knows."""
-        from codive_cli.tools.credentials import redact
+        from codive_cli.policy.credentials import redact
 
         hint = f"\n  hint: {error.hint}" if error.hint else ""
         text = plain(redact(f"{error.message}{hint}", self.agent.context.secrets))

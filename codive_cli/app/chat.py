@@ -11,25 +11,25 @@ from typing import Any
 
 from rich.console import Console
 
-from codive_cli.agent import AgentEvent, ToolFinished
-from codive_cli.commands import lifetime
-from codive_cli.commands.run import (
+from codive_cli.agent.loop import AgentEvent, ToolFinished
+from codive_cli.app import lifetime
+from codive_cli.app.complete import (
     CompleteOptions,
     attach_mcp,
     build_agent,
     fit_tools_to_model,
     warn_untrusted,
 )
-from codive_cli.config import (
+from codive_cli.errors import ConfigError
+from codive_cli.provider import Provider
+from codive_cli.providers import create_provider
+from codive_cli.settings.config import (
     Settings,
     load_settings,
     project_config_path,
     read_config_file,
     resolve_provider,
 )
-from codive_cli.errors import ConfigError
-from codive_cli.provider import Provider
-from codive_cli.providers import create_provider
 from codive_cli.ui.render import (
     LiveRenderer,
     PlainRenderer,
@@ -69,8 +69,8 @@ def chat_command(options: ChatOptions) -> int:
 
 
 async def _chat(provider: Provider, options: ChatOptions, settings: Settings) -> int:
-    from codive_cli.chat import Chat
-    from codive_cli.session import SessionStore
+    from codive_cli.conversation.chat import Chat
+    from codive_cli.conversation.session import SessionStore
     from codive_cli.ui.repl import LineSource, TerminalSource, interactive
 
     tty = interactive()
@@ -148,7 +148,7 @@ def _open_session(
 ) -> Any:
     """The session to write: a new one, or the one to go on with (a copy of it, if another
     codive has it open: two writers would interleave their turns in one file)."""
-    from codive_cli.session import SessionBusy
+    from codive_cli.conversation.session import SessionBusy
 
     config = provider.config
     try:
@@ -211,7 +211,7 @@ class PlainToolRenderer(PlainRenderer):
 
 def _ask_to_trust(settings: Settings) -> bool:
     """The one-time question in chat: show what the file would change, trust it on yes."""
-    from codive_cli import trust
+    from codive_cli.settings import trust
     from codive_cli.ui.repl import interactive
 
     config = project_config_path(Path.cwd())

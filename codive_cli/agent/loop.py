@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from codive_cli import text_tools
+from codive_cli.policy.permissions import ApprovalRequest, Approver, Policy, deny_without_terminal
 from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
@@ -28,8 +28,8 @@ from codive_cli.provider import (
     ToolCallStart,
     Usage,
 )
+from codive_cli.providers import text_tools
 from codive_cli.tools.base import Tool, ToolContext, ToolError, ToolResult, redact, truncate
-from codive_cli.tools.permissions import ApprovalRequest, Approver, Policy, deny_without_terminal
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ class Agent:
             self.add(ChatMessage("system", system))
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
-        # Tool calls as text in the reply (codive_cli.text_tools), for models without native
-        # tool calling; set with `tool_format = "text"` on the endpoint.
+        # Tool calls as text in the reply (providers/text_tools.py), for models without
+        # native tool calling; set with `tool_format = "text"` on the endpoint.
         self.text_tools = provider.config.options.get("tool_format") == "text"
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from codive_cli import session_lock
+from codive_cli.conversation import session_lock
 from codive_cli.provider import ChatMessage, Role, Thinking, ToolCall, Usage
 
 __all__ = [

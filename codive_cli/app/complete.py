@@ -12,24 +12,24 @@ from typing import Any
 
 from rich.console import Console
 
-from codive_cli.agent import Agent, AgentEvent, RunResult, ToolFinished
-from codive_cli.commands import lifetime
-from codive_cli.config import (
+from codive_cli.agent.loop import Agent, AgentEvent, RunResult, ToolFinished
+from codive_cli.agent.prompts import Instructions, project_instructions, system_prompt
+from codive_cli.app import lifetime
+from codive_cli.errors import ConfigError
+from codive_cli.policy.credentials import known_secrets, redact
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.policy.permissions import Approver, Policy, deny_without_terminal
+from codive_cli.policy.sandbox import Sandbox, find_bwrap
+from codive_cli.provider import Provider
+from codive_cli.providers import create_provider
+from codive_cli.settings.config import (
     Settings,
     load_settings,
     resolve_provider,
     user_config_path,
 )
-from codive_cli.errors import ConfigError
-from codive_cli.prompts import Instructions, project_instructions, system_prompt
-from codive_cli.provider import Provider
-from codive_cli.providers import create_provider
 from codive_cli.tools import builtin_tools
 from codive_cli.tools.base import ToolContext
-from codive_cli.tools.credentials import known_secrets, redact
-from codive_cli.tools.guard import WorkspaceGuard
-from codive_cli.tools.permissions import Approver, Policy, deny_without_terminal
-from codive_cli.tools.sandbox import Sandbox, find_bwrap
 from codive_cli.ui.approve import TerminalApprover, can_ask
 from codive_cli.ui.render import (
     JsonLinesRenderer,
@@ -146,7 +146,7 @@ async def attach_mcp(
     """Start the configured MCP servers; their tools join the built-in ones."""
     if not settings.mcp.servers:
         return
-    from codive_cli.mcp import start_mcp_tools
+    from codive_cli.tools.mcp import start_mcp_tools
 
     tools = await reporter.while_waiting(
         start_mcp_tools(

@@ -11,8 +11,12 @@ from typing import Any
 
 from rich.console import Console
 
-from codive_cli.commands.run import warn_untrusted
-from codive_cli.config import (
+from codive_cli.app.complete import warn_untrusted
+from codive_cli.errors import ConfigError
+from codive_cli.policy.credentials import known_secrets, redact
+from codive_cli.provider import ModelInfo
+from codive_cli.providers import create_provider
+from codive_cli.settings.config import (
     FILE_NAME,
     Settings,
     config_files,
@@ -22,10 +26,6 @@ from codive_cli.config import (
     resolve_provider,
     user_config_path,
 )
-from codive_cli.errors import ConfigError
-from codive_cli.provider import ModelInfo
-from codive_cli.providers import create_provider
-from codive_cli.tools.credentials import known_secrets, redact
 from codive_cli.ui.report import Reporter
 from codive_cli.ui.safe import plain
 
@@ -239,7 +239,7 @@ def _stop_on_signals() -> None:
 
 
 def trust_command(path: str | None, *, revoke: bool) -> int:
-    from codive_cli import trust
+    from codive_cli.settings import trust
 
     folder = Path(path or ".").expanduser().resolve()
     if revoke:
@@ -263,7 +263,7 @@ def trust_command(path: str | None, *, revoke: bool) -> int:
 
 
 def doctor_command(name: str | None, model: str | None, base_url: str | None) -> int:
-    from codive_cli.doctor import Check, diagnose, diagnose_embedded, locate_embedded
+    from codive_cli.app.doctor import Check, diagnose, diagnose_embedded, locate_embedded
 
     console = Console(highlight=False)
     settings, files = load_settings()
@@ -301,8 +301,8 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
 
 def _sandbox_check(settings: Settings) -> Any:
     """Which OS sandbox commands run in here, and what it enforces (or why there is none)."""
-    from codive_cli.commands.run import build_sandbox
-    from codive_cli.doctor import Check
+    from codive_cli.app.complete import build_sandbox
+    from codive_cli.app.doctor import Check
 
     root = Path.cwd().resolve()
     sandbox = build_sandbox(root, settings)

@@ -9,7 +9,7 @@ asks here when it would:
   the home folder (`~`), or that may hold secrets, or that a `read_file` deny rule covers
   (then it is denied);
 - read a folder recursively (`grep -r`, `rg`) that holds such a file;
-- run git in a repository whose own configuration names programs (codive_cli.tools.git_config).
+- run git in a repository whose own configuration names programs (codive_cli.policy.git_config).
 
 `check` returns None when none of these hold, else the decision and the reason.
 """
@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from codive_cli.policy.git_config import program_keys
+from codive_cli.policy.shell import SimpleCommand
 from codive_cli.tools.base import ToolError
-from codive_cli.tools.bash_rules import SimpleCommand
-from codive_cli.tools.git_config import program_keys
 
 Problem = tuple[Literal["ask", "deny"], str]
 MAX_EXPANSION = 1000  # words one glob may become before the command asks

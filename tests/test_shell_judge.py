@@ -14,8 +14,8 @@ from typing import Literal
 
 import pytest
 
-from codive_cli.tools import bash_rules
-from codive_cli.tools.bash_rules import (
+from codive_cli.policy import shell
+from codive_cli.policy.shell import (
     SimpleCommand,
     is_read_only,
     is_read_only_command,
@@ -57,7 +57,7 @@ def ask(id: str, command: str) -> Case:
 
 
 LONG_LS = "ls " + " ".join(f"src/file_{i}.py" for i in range(3000))
-TOO_LONG = "ls " + "a" * (bash_rules.MAX_COMMAND_CHARS + 10)
+TOO_LONG = "ls " + "a" * (shell.MAX_COMMAND_CHARS + 10)
 
 BENIGN = [
     allow("git-diff", "git diff"),
@@ -562,12 +562,12 @@ def test_split_command_flags() -> None:
 
 def test_parser_is_cached_and_imported_lazily() -> None:
     split_command("ls")
-    parser = bash_rules._PARSER
+    parser = shell._PARSER
     assert parser is not None
     split_command("pwd")
-    assert bash_rules._PARSER is parser
+    assert shell._PARSER is parser
     code = (
-        "import sys, codive_cli.tools.bash_rules as b; "
+        "import sys, codive_cli.policy.shell as b; "
         "assert 'tree_sitter' not in sys.modules; "
         "b.split_command('ls'); assert 'tree_sitter' in sys.modules"
     )

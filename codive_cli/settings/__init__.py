@@ -1,0 +1,2 @@
+"""Settings: the schema of codive.toml, loading it with the environment, choosing the
+provider, and which folders' configuration the person trusts."""
