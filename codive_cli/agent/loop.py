@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from codive_cli.policy.permissions import ApprovalRequest, Approver, Policy, deny_without_terminal
 from codive_cli.provider import (
@@ -29,7 +29,15 @@ from codive_cli.provider import (
     Usage,
 )
 from codive_cli.providers import text_tools
-from codive_cli.tools.base import Tool, ToolContext, ToolError, ToolResult, redact, truncate
+from codive_cli.tools.base import (
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    check_arguments,
+    redact,
+    truncate,
+)
 
 
 @dataclass(frozen=True)
@@ -322,33 +330,3 @@ def _interrupted(context: ToolContext | None) -> ToolResult:
     if partial:
         text += f"; output so far:\n{truncate(partial, keep='tail')}"
     return ToolResult(text, is_error=True)
-
-
-_JSON_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "object": (dict,),
-    "array": (list,),
-}
-
-
-def check_arguments(tool: Tool, arguments: dict[str, Any]) -> str:
-    """A light JSON-schema check: required keys, known keys, basic types."""
-    schema = tool.parameters
-    properties: dict[str, Any] = schema.get("properties", {})
-    missing = [key for key in schema.get("required", []) if key not in arguments]
-    if missing:
-        return "missing required " + ", ".join(missing)
-    for key, value in arguments.items():
-        spec = properties.get(key)
-        if spec is None:
-            if schema.get("additionalProperties") is False:
-                return f"unknown parameter {key!r} (expected: {', '.join(properties)})"
-            continue
-        expected = _JSON_TYPES.get(spec.get("type", ""), (object,))
-        wrong_bool = isinstance(value, bool) and bool not in expected
-        if value is not None and (not isinstance(value, expected) or wrong_bool):
-            return f"{key!r} must be {spec.get('type')}, got {type(value).__name__}"
-    return ""

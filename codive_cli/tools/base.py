@@ -117,3 +117,33 @@ def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
     except BaseException:
         os.close(fd)
         raise
+
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+
+
+def check_arguments(tool: Tool, arguments: dict[str, Any]) -> str:
+    """A light JSON-schema check: required keys, known keys, basic types."""
+    schema = tool.parameters
+    properties: dict[str, Any] = schema.get("properties", {})
+    missing = [key for key in schema.get("required", []) if key not in arguments]
+    if missing:
+        return "missing required " + ", ".join(missing)
+    for key, value in arguments.items():
+        spec = properties.get(key)
+        if spec is None:
+            if schema.get("additionalProperties") is False:
+                return f"unknown parameter {key!r} (expected: {', '.join(properties)})"
+            continue
+        expected = _JSON_TYPES.get(spec.get("type", ""), (object,))
+        wrong_bool = isinstance(value, bool) and bool not in expected
+        if value is not None and (not isinstance(value, expected) or wrong_bool):
+            return f"{key!r} must be {spec.get('type')}, got {type(value).__name__}"
+    return ""
