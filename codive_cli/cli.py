@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from codive_cli import __version__
+from codive_cli.policy.modes import Mode
 
 app = typer.Typer(
     name="codive",
@@ -47,13 +48,6 @@ class OutputFormat(StrEnum):
     stream_json = "stream-json"
 
 
-class PermissionMode(StrEnum):
-    read_only = "read-only"
-    ask = "ask"
-    accept_edits = "accept-edits"
-    full = "full"
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"codive {__version__}")
@@ -78,36 +72,44 @@ ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model id.")
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="Endpoint base URL.")]
 
 
+ModeOpt = Annotated[
+    Mode | None, typer.Option("--permission-mode", help="What may run without asking.")
+]
+SystemOpt = Annotated[str | None, typer.Option(help="System prompt.")]
+MaxTokensOpt = Annotated[int | None, typer.Option(min=1, help="Most tokens to generate.")]
+TemperatureOpt = Annotated[float | None, typer.Option(min=0, max=2, help="Sampling.")]
+NoStreamOpt = Annotated[bool, typer.Option("--no-stream", help="Wait for the whole reply.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--output-format", help="text, json or stream-json.")
+]
+NoToolsOpt = Annotated[bool, typer.Option("--no-tools", help="Answer without tools.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Short for --permission-mode full.")]
+MaxStepsOpt = Annotated[
+    int | None, typer.Option("--max-steps", min=1, help="Most model calls for this request.")
+]
+MaxCostOpt = Annotated[
+    float | None, typer.Option("--max-cost", min=0, help="Stop before spending more (USD).")
+]
+
+
 @app.command()
 def complete(
     prompt: Annotated[str | None, typer.Argument(help="The request; stdin is appended.")] = None,
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    system: Annotated[str | None, typer.Option(help="System prompt.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(min=1, help="Most tokens to generate.")] = None,
-    temperature: Annotated[float | None, typer.Option(min=0, max=2, help="Sampling.")] = None,
-    no_stream: Annotated[
-        bool, typer.Option("--no-stream", help="Wait for the whole reply.")
-    ] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    output_format: Annotated[
-        OutputFormat, typer.Option("--output-format", help="text, json or stream-json.")
-    ] = OutputFormat.text,
-    no_tools: Annotated[bool, typer.Option("--no-tools", help="Answer without tools.")] = False,
-    permission_mode: Annotated[
-        PermissionMode | None,
-        typer.Option("--permission-mode", help="read-only, ask, accept-edits or full."),
-    ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Short for --permission-mode full.")
-    ] = False,
-    max_steps: Annotated[
-        int | None, typer.Option("--max-steps", min=1, help="Most model calls for this request.")
-    ] = None,
-    max_cost: Annotated[
-        float | None, typer.Option("--max-cost", min=0, help="Stop before spending more (USD).")
-    ] = None,
+    system: SystemOpt = None,
+    max_tokens: MaxTokensOpt = None,
+    temperature: TemperatureOpt = None,
+    no_stream: NoStreamOpt = False,
+    json_: JsonOpt = False,
+    output_format: FormatOpt = OutputFormat.text,
+    no_tools: NoToolsOpt = False,
+    permission_mode: ModeOpt = None,
+    yes: YesOpt = False,
+    max_steps: MaxStepsOpt = None,
+    max_cost: MaxCostOpt = None,
 ) -> None:
     """Answer one request and exit.
 
@@ -122,23 +124,20 @@ def complete(
       codive complete "fix the lint errors" --yes --max-steps 20 --json > run.json
     """
     from codive_cli.app.complete import CompleteOptions, complete_command
+    from codive_cli.app.wiring import AgentOptions, Endpoint
 
-    options = CompleteOptions(
-        prompt=prompt,
-        provider=provider,
-        model=model,
-        base_url=base_url,
+    agent = AgentOptions(
+        permission_mode="full" if yes else permission_mode,
         system=system,
+        tools=not no_tools,
+        max_steps=max_steps,
+        max_cost=max_cost,
         max_tokens=max_tokens,
         temperature=temperature,
         stream=not no_stream,
-        json=json_ or output_format == OutputFormat.json,
-        tools=not no_tools,
-        permission_mode="full" if yes else (permission_mode.value if permission_mode else None),
-        max_steps=max_steps,
-        stream_json=output_format == OutputFormat.stream_json,
-        max_cost=max_cost,
     )
+    output = OutputFormat.json if json_ else output_format
+    options = CompleteOptions(prompt, Endpoint(provider, model, base_url), agent, output.value)
     _run(lambda: complete_command(options))
 
 
@@ -147,10 +146,7 @@ def chat(
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
-    permission_mode: Annotated[
-        PermissionMode | None,
-        typer.Option("--permission-mode", help="read-only, ask, accept-edits or full."),
-    ] = None,
+    permission_mode: ModeOpt = None,
     continue_: Annotated[
         bool, typer.Option("--continue", "-c", help="Continue the last session here.")
     ] = False,
@@ -167,14 +163,13 @@ def chat(
       codive chat --resume 20261127-101500-ab12
     """
     from codive_cli.app.chat import ChatOptions, chat_command
+    from codive_cli.app.wiring import Endpoint
 
     if continue_ and resume:
         _fail("--continue and --resume exclude each other", "", 2, ValueError())
     options = ChatOptions(
-        provider=provider,
-        model=model,
-        base_url=base_url,
-        permission_mode=permission_mode.value if permission_mode else None,
+        Endpoint(provider, model, base_url),
+        permission_mode=permission_mode,
         continue_last=continue_,
         resume=resume,
     )

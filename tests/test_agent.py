@@ -8,9 +8,16 @@ from typing import Any, ClassVar
 
 import pytest
 
-from codive_cli.agent.loop import Agent, ToolFinished, ToolStarted
+from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
+from codive_cli.agent.loop import Agent
 from codive_cli.errors import Overloaded
-from codive_cli.policy.permissions import Approval, ApprovalRequest, Policy
+from codive_cli.policy.permissions import (
+    Approval,
+    ApprovalRequest,
+    Approver,
+    Policy,
+    deny_without_terminal,
+)
 from codive_cli.provider import ChatMessage
 from codive_cli.providers import anthropic, openai
 from codive_cli.providers.scripted import Reply, ScriptedProvider
@@ -60,12 +67,29 @@ class Touch(Tool):
         return ToolResult(f"created {arguments['path']}")
 
 
+class Recorder(list[object]):
+    """A driver that keeps every event and answers approvals with `approver`."""
+
+    def __init__(self, approver: Approver = deny_without_terminal) -> None:
+        super().__init__()
+        self.approver = approver
+
+    def emit(self, event: AgentEvent) -> None:
+        self.append(event)
+
+    async def approve(self, request: ApprovalRequest) -> Approval:
+        return await self.approver(request)
+
+
 def make_agent(
-    tmp_path: Path, *replies: Reply | str, tools: list[Tool] | None = None, **kwargs: Any
-) -> tuple[Agent, ScriptedProvider, list[object]]:
+    tmp_path: Path,
+    *replies: Reply | str,
+    tools: list[Tool] | None = None,
+    approver: Approver = deny_without_terminal,
+    **kwargs: Any,
+) -> tuple[Agent, ScriptedProvider, Recorder]:
     provider = ScriptedProvider()
     provider.enqueue(*replies)
-    events: list[object] = []
     context = ToolContext(tmp_path, guard=None, secrets=(SECRET,))
     kwargs.setdefault("policy", Policy("full"))
     agent = Agent(
@@ -73,10 +97,9 @@ def make_agent(
         tools if tools is not None else [Echo(), Touch()],
         context,
         system="sys",
-        on_event=events.append,
         **kwargs,
     )
-    return agent, provider, events
+    return agent, provider, Recorder(approver)
 
 
 def assert_valid_for_both_wire_formats(messages: list[ChatMessage]) -> None:
@@ -100,7 +123,7 @@ async def test_tool_call_then_final_answer(tmp_path: Path) -> None:
     agent, provider, events = make_agent(
         tmp_path, Reply("Let me check.", [("echo", {"text": "hi"})]), "It said hi."
     )
-    result = await agent.run("say hi")
+    result = await agent.run("say hi", events)
     assert result.content == "It said hi."
     assert result.stop_reason == "end_turn" and result.steps == 2
     assert [r.result.content for r in result.tool_calls] == ["echo: hi"]
@@ -118,8 +141,8 @@ async def test_tool_call_then_final_answer(tmp_path: Path) -> None:
 async def test_parallel_reads_run_concurrently_and_answer_in_order(tmp_path: Path) -> None:
     echo = Echo()
     calls = [("echo", {"text": str(n)}) for n in range(4)]
-    agent, provider, _ = make_agent(tmp_path, Reply("", calls), "done", tools=[echo])
-    result = await agent.run("go")
+    agent, provider, events = make_agent(tmp_path, Reply("", calls), "done", tools=[echo])
+    result = await agent.run("go", events)
     assert echo.peak == 4
     assert [r.result.content for r in result.tool_calls] == [f"echo: {n}" for n in range(4)]
     tool_messages = [m for m in provider.requests[1].messages if m.role == "tool"]
@@ -129,8 +152,8 @@ async def test_parallel_reads_run_concurrently_and_answer_in_order(tmp_path: Pat
 
 async def test_edits_run_one_after_another(tmp_path: Path) -> None:
     calls = [("touch", {"path": "a"}), ("echo", {"text": "x"}), ("touch", {"path": "b"})]
-    agent, _, _ = make_agent(tmp_path, Reply("", calls), "done")
-    result = await agent.run("go")
+    agent, _, events = make_agent(tmp_path, Reply("", calls), "done")
+    result = await agent.run("go", events)
     assert (tmp_path / "a").exists() and (tmp_path / "b").exists()
     assert [r.result.is_error for r in result.tool_calls] == [False, False, False]
 
@@ -149,8 +172,8 @@ async def test_edits_run_one_after_another(tmp_path: Path) -> None:
 async def test_bad_calls_go_back_as_errors_and_the_loop_goes_on(
     tmp_path: Path, reply: Reply, message: str
 ) -> None:
-    agent, provider, _ = make_agent(tmp_path, reply, "ok, giving up")
-    result = await agent.run("go")
+    agent, provider, events = make_agent(tmp_path, reply, "ok, giving up")
+    result = await agent.run("go", events)
     assert result.content == "ok, giving up"
     [record] = result.tool_calls
     assert record.result.is_error and message in record.result.content
@@ -160,8 +183,8 @@ async def test_bad_calls_go_back_as_errors_and_the_loop_goes_on(
 
 async def test_step_limit_stops_cleanly_with_every_call_answered(tmp_path: Path) -> None:
     loop: list[Reply | str] = [Reply("", [("echo", {"text": str(n)})]) for n in range(5)]
-    agent, provider, _ = make_agent(tmp_path, *loop, max_steps=3)
-    result = await agent.run("loop forever")
+    agent, provider, events = make_agent(tmp_path, *loop, max_steps=3)
+    result = await agent.run("loop forever", events)
     assert result.stopped_by == "max_steps" and result.steps == 3
     assert len(provider.requests) == 3
     assert agent.messages[-1].role == "tool"
@@ -169,10 +192,10 @@ async def test_step_limit_stops_cleanly_with_every_call_answered(tmp_path: Path)
 
 
 async def test_read_only_mode_denies_edits_in_code(tmp_path: Path) -> None:
-    agent, _, _ = make_agent(
+    agent, _, events = make_agent(
         tmp_path, Reply("", [("touch", {"path": "x"})]), "fine", policy=Policy("read-only")
     )
-    result = await agent.run("make x")
+    result = await agent.run("make x", events)
     assert not (tmp_path / "x").exists()
     assert "permission denied" in result.tool_calls[0].result.content
 
@@ -191,8 +214,8 @@ async def test_ask_goes_to_the_approver_with_reason_and_always(tmp_path: Path) -
         Reply("", [("touch", {"path": "c"})]),
         "done",
     ]
-    agent, _, _ = make_agent(tmp_path, *replies, policy=Policy("ask"), approver=approver)
-    result = await agent.run("touch things")
+    agent, _, events = make_agent(tmp_path, *replies, policy=Policy("ask"), approver=approver)
+    result = await agent.run("touch things", events)
     assert [r.result.is_error for r in result.tool_calls] == [True, False, False]
     assert "not that file" in result.tool_calls[0].result.content
     assert len(asked) == 2  # "always" covered the third call
@@ -200,10 +223,10 @@ async def test_ask_goes_to_the_approver_with_reason_and_always(tmp_path: Path) -
 
 
 async def test_without_a_terminal_ask_means_deny(tmp_path: Path) -> None:
-    agent, _, _ = make_agent(
+    agent, _, events = make_agent(
         tmp_path, Reply("", [("touch", {"path": "a"})]), "ok", policy=Policy("ask")
     )
-    result = await agent.run("touch")
+    result = await agent.run("touch", events)
     assert "no terminal to ask" in result.tool_calls[0].result.content
 
 
@@ -213,7 +236,7 @@ async def test_interrupt_while_a_command_runs_answers_every_call(tmp_path: Path)
         ("bash", {"command": "echo second"}),
     ]
     agent, _, events = make_agent(tmp_path, Reply("", calls), tools=[BashTool()])
-    task = asyncio.create_task(agent.run("run it"))
+    task = asyncio.create_task(agent.run("run it", events))
     for _ in range(500):  # wait for the command to start
         if any(isinstance(e, ToolStarted) for e in events):
             break
@@ -231,10 +254,10 @@ async def test_interrupt_while_a_command_runs_answers_every_call(tmp_path: Path)
 
 async def test_provider_errors_propagate(tmp_path: Path) -> None:
     provider_error = Overloaded("busy", status=529)
-    agent, provider, _ = make_agent(tmp_path)
+    agent, provider, events = make_agent(tmp_path)
     provider.enqueue(provider_error)
     with pytest.raises(Overloaded):
-        await agent.run("hi")
+        await agent.run("hi", events)
 
 
 @pytest.mark.parametrize("mode", ["full", "ask"])
@@ -243,14 +266,14 @@ async def test_secrets_never_reach_the_model(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     calls = [("bash", {"command": f"echo $ANTHROPIC_API_KEY; echo {SECRET}"})]
-    agent, provider, _ = make_agent(
+    agent, provider, events = make_agent(
         tmp_path,
         Reply("", calls),
         "done",
         tools=[BashTool()],
         policy=Policy(mode),  # type: ignore[arg-type]
     )
-    result = await agent.run("leak it")
+    result = await agent.run("leak it", events)
     sent = "\n".join(m.content for m in provider.requests[1].messages)
     assert SECRET not in sent and SECRET not in result.tool_calls[0].result.content
     assert "[REDACTED]" in sent

@@ -15,11 +15,13 @@ from codive_cli.conversation.chat import Chat
 from codive_cli.conversation.session import SessionStore
 from codive_cli.errors import ContextTooLong
 from codive_cli.policy.guard import WorkspaceGuard
-from codive_cli.policy.permissions import Policy
+from codive_cli.policy.permissions import Policy, deny_without_terminal
 from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.tools.base import ToolContext
+from codive_cli.ui.chat_view import ConsoleOutput
 from codive_cli.ui.render import PlainRenderer
+from codive_cli.ui.turn import Turn
 
 
 class TinyWindow(ScriptedProvider):
@@ -57,14 +59,10 @@ def build(tmp_path: Path, provider: ScriptedProvider) -> tuple[Chat, io.StringIO
         fresh.enqueue("from the new model")
         return fresh
 
-    chat = Chat(
-        agent,
-        session,
-        store,
-        console,
-        switch_provider=switch,
-        new_renderer=lambda: PlainRenderer(io.StringIO()),
-    )
+    def turn() -> Turn:
+        return Turn(PlainRenderer(io.StringIO()), deny_without_terminal)
+
+    chat = Chat(agent, session, store, ConsoleOutput(console, turn), switch_provider=switch)
     return chat, out, store
 
 

@@ -223,7 +223,7 @@ def test_codive_data_folders_are_protected_when_the_workspace_is_home(tmp_path: 
 
 
 def test_codive_folders_cover_data_cache_and_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    from codive_cli.app.complete import codive_folders
+    from codive_cli.app.wiring import codive_folders
 
     monkeypatch.setenv("XDG_DATA_HOME", "/d")
     monkeypatch.setenv("XDG_CONFIG_HOME", "/c")

@@ -10,9 +10,16 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from codive_cli.policy.permissions import ApprovalRequest, Approver, Policy, deny_without_terminal
+from codive_cli.agent.events import (
+    AgentEvent,
+    Driver,
+    MessageAdded,
+    ToolFinished,
+    ToolStarted,
+    Unattended,
+)
+from codive_cli.policy.permissions import ApprovalRequest, Policy
 from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
@@ -40,23 +47,6 @@ from codive_cli.tools.base import (
 )
 
 
-@dataclass(frozen=True)
-class ToolStarted:
-    call: ToolCall
-    type: Literal["tool_started"] = "tool_started"
-
-
-@dataclass(frozen=True)
-class ToolFinished:
-    call: ToolCall
-    result: ToolResult
-    type: Literal["tool_finished"] = "tool_finished"
-
-
-AgentEvent = StreamEvent | ToolStarted | ToolFinished
-EventSink = Callable[[AgentEvent], None]
-
-
 @dataclass
 class ToolRecord:
     call: ToolCall
@@ -78,7 +68,7 @@ class RunResult:
 async def run_step(
     provider: Provider,
     request: CompletionRequest,
-    on_event: EventSink,
+    on_event: Callable[[AgentEvent], None],
     *,
     stream: bool = True,
     builder: ResponseBuilder | None = None,
@@ -116,31 +106,24 @@ class Agent:
         context: ToolContext,
         *,
         policy: Policy | None = None,
-        approver: Approver = deny_without_terminal,
         system: str | None = None,
         max_steps: int = 50,
         max_cost: float | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
         stream: bool = True,
-        on_event: EventSink = lambda event: None,
-        on_message: Callable[[ChatMessage, bool], None] = lambda message, interrupted: None,
     ) -> None:
         self.provider = provider
         self.tools = {tool.name: tool for tool in tools}
         self.context = context
         self.policy = policy or Policy()
-        self.approver = approver
         self.max_steps = max_steps
         self.max_cost = max_cost
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.stream = stream
-        self.on_event = on_event
-        self.on_message = on_message
-        self.messages: list[ChatMessage] = []
-        if system:
-            self.add(ChatMessage("system", system))
+        self.messages: list[ChatMessage] = [ChatMessage("system", system)] if system else []
+        self.driver: Driver = Unattended()  # the driver of the run in progress
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
         # Tool calls as text in the reply (providers/text_tools.py), for models without
@@ -148,9 +131,9 @@ class Agent:
         self.text_tools = provider.config.options.get("tool_format") == "text"
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
-        """Append to the conversation (and tell `on_message`, which persists it)."""
+        """Append to the conversation, and tell the driver (a chat saves it)."""
         self.messages.append(message)
-        self.on_message(message, interrupted)
+        self.driver.emit(MessageAdded(message, interrupted))
 
     def drop_tools(self, system: str | None) -> None:
         """Go on without tools (the model cannot call them), with a system prompt saying so."""
@@ -158,8 +141,16 @@ class Agent:
         if system and self.messages and self.messages[0].role == "system":
             self.messages[0] = ChatMessage("system", system)
 
-    async def run(self, prompt: str) -> RunResult:
-        """Answer one user message, calling tools until the model stops or the limit hits."""
+    async def run(self, prompt: str, driver: Driver | None = None) -> RunResult:
+        """Answer one user message, calling tools until the model stops or the limit hits;
+        every event goes to `driver`, which also answers approval requests."""
+        self.driver = driver if driver is not None else Unattended()
+        try:
+            return await self._run(prompt)
+        finally:
+            self.driver = Unattended()
+
+    async def _run(self, prompt: str) -> RunResult:
         self.add(ChatMessage("user", redact(prompt, self.context.secrets)))
         records: list[ToolRecord] = []
         usage = Usage()
@@ -195,7 +186,11 @@ class Agent:
         builder = ResponseBuilder()
         try:
             return await run_step(
-                self.provider, self._request(), self.on_event, stream=self.stream, builder=builder
+                self.provider,
+                self._request(),
+                self.driver.emit,
+                stream=self.stream,
+                builder=builder,
             )
         except (asyncio.CancelledError, KeyboardInterrupt):
             partial = "".join(builder.text)
@@ -251,7 +246,7 @@ class Agent:
                 else:
                     refusal.content = redact(refusal.content, self.context.secrets)
                     results[call.id] = refusal
-                    self.on_event(ToolFinished(call, refusal))
+                    self.driver.emit(ToolFinished(call, refusal))
             if all(self.tools[c.name].kind == "read" for c in approved):
                 outcomes = await asyncio.gather(*(self._execute(c, running) for c in approved))
                 results.update(zip((c.id for c in approved), outcomes, strict=True))
@@ -296,7 +291,7 @@ class Agent:
         if verdict.decision == "ask":
             preview = await asyncio.to_thread(tool.preview, call.arguments, self.context)
             request = ApprovalRequest(call.name, call.arguments, verdict.reason, preview)
-            answer = await self.approver(request)
+            answer = await self.driver.approve(request)
             if not answer.allowed:
                 reason = f": {answer.reason}" if answer.reason else ""
                 return ToolResult(f"the user did not allow this call{reason}", True)
@@ -308,7 +303,7 @@ class Agent:
         tool = self.tools[call.name]
         context = dataclasses.replace(self.context, progress=None)
         running[call.id] = context
-        self.on_event(ToolStarted(call))
+        self.driver.emit(ToolStarted(call))
         try:
             result = await tool.run(call.arguments, context)
         except ToolError as error:
@@ -318,7 +313,7 @@ class Agent:
         result.content = truncate(redact(result.content, self.context.secrets))
         if result.display is not None:
             result.display = redact(result.display, self.context.secrets)
-        self.on_event(ToolFinished(call, result))
+        self.driver.emit(ToolFinished(call, result))
         return result
 
 

@@ -5,22 +5,27 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from codive_cli.agent.loop import AgentEvent, ToolFinished
 from codive_cli.app import lifetime
-from codive_cli.app.complete import (
-    CompleteOptions,
+from codive_cli.app.wiring import (
+    AgentOptions,
+    Endpoint,
+    approver,
     attach_mcp,
     build_agent,
     fit_tools_to_model,
+    open_provider,
     warn_untrusted,
 )
+from codive_cli.conversation.session import Session, SessionBusy, SessionStore
 from codive_cli.errors import ConfigError
+from codive_cli.policy.modes import Mode
 from codive_cli.provider import Provider
 from codive_cli.providers import create_provider
 from codive_cli.settings.config import (
@@ -30,23 +35,16 @@ from codive_cli.settings.config import (
     read_config_file,
     resolve_provider,
 )
-from codive_cli.ui.render import (
-    LiveRenderer,
-    PlainRenderer,
-    Renderer,
-)
+from codive_cli.ui.render import LiveRenderer, PlainRenderer
 from codive_cli.ui.report import Reporter
 from codive_cli.ui.safe import plain, visible
+from codive_cli.ui.turn import Turn
 
-# --- chat -----------------------------------------------------------------------------------
 
-
-@dataclass
+@dataclass(frozen=True)
 class ChatOptions:
-    provider: str | None = None
-    model: str | None = None
-    base_url: str | None = None
-    permission_mode: str | None = None
+    endpoint: Endpoint = field(default_factory=Endpoint)
+    permission_mode: Mode | None = None
     continue_last: bool = False
     resume: str | None = None
 
@@ -61,16 +59,13 @@ def chat_command(options: ChatOptions) -> int:
     settings, _ = load_settings()
     if settings.untrusted_keys and _ask_to_trust(settings):
         settings, _ = load_settings()
-    config = resolve_provider(
-        settings, options.provider, model=options.model, base_url=options.base_url
-    )
-    provider = create_provider(config)
+    provider = open_provider(settings, options.endpoint)
     return lifetime.run(_chat(provider, options, settings))
 
 
 async def _chat(provider: Provider, options: ChatOptions, settings: Settings) -> int:
     from codive_cli.conversation.chat import Chat
-    from codive_cli.conversation.session import SessionStore
+    from codive_cli.ui.chat_view import ConsoleOutput
     from codive_cli.ui.repl import LineSource, TerminalSource, interactive
 
     tty = interactive()
@@ -78,30 +73,10 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     reporter = Reporter(Console(stderr=True, highlight=False))
     warn_untrusted(settings, reporter)
     provider.on_notice = reporter.note
+    agent_options = AgentOptions(permission_mode=options.permission_mode)
+    agent = build_agent(provider, settings, agent_options, reporter.warn)
     store = SessionStore()
-    root = Path.cwd().resolve()
-    session = _open_session(store, root, options, provider, reporter)
-    current: list[Renderer] = []
-
-    def new_renderer() -> Renderer:
-        renderer: Renderer = LiveRenderer(console) if tty else PlainToolRenderer(reporter)
-        current[:] = [renderer]
-        return renderer
-
-    def pause() -> None:
-        for renderer in current:
-            renderer.pause()
-
-    run_options = CompleteOptions(prompt=None, permission_mode=options.permission_mode)
-    agent = build_agent(
-        provider,
-        run_options,
-        settings,
-        on_event=lambda event: None,
-        pause=pause,
-        ask=True,
-        warn=reporter.warn,
-    )
+    session = _open_session(store, agent.context.root, options, provider, reporter)
     if session.messages:
         agent.messages = list(session.messages)
         _replay(console, session, tty)
@@ -109,71 +84,88 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
         for message in agent.messages:
             session.append(message)
 
-    async def switch(name: str | None, model: str | None) -> Provider:
-        config = resolve_provider(
-            settings,
-            name or agent.provider.config.label,
-            model=model,
-            base_url=options.base_url if name is None else None,
-        )
-        fresh = create_provider(config)
-        fresh.on_notice = reporter.note
-        await reporter.while_starting(fresh)
-        await agent.provider.aclose()
-        return fresh
+    def turn() -> Turn:
+        if tty:
+            return Turn(LiveRenderer(console), approver(ask=True))
+        return Turn(PlainRenderer(sys.stdout), approver(ask=True), tool_line=reporter.tool)
 
-    chat = Chat(agent, session, store, console, switch_provider=switch, new_renderer=new_renderer)
+    switch = _switcher(settings, options, reporter, lambda: chat.agent.provider)
+    chat = Chat(agent, session, store, ConsoleOutput(console, turn), switch_provider=switch)
     if tty:
         chat.note(
             f"codive {provider.config.display_name} / {provider.config.model or 'default'}"
             f" · session {session.id} · /help for commands"
         )
-    source = TerminalSource(root, _history_file()) if tty else LineSource()
-    servers = contextlib.AsyncExitStack()
-    try:
-        await reporter.while_starting(provider)
-        await attach_mcp(agent, settings, servers, reporter)
-        fit_tools_to_model(agent, provider, run_options, reporter)
-        await chat.run(source)
-    finally:
-        await servers.aclose()
-        await agent.provider.aclose()
-        chat.session.sync()
-        chat.session.close()
+    source = TerminalSource(agent.context.root, _history_file()) if tty else LineSource()
+    async with contextlib.AsyncExitStack() as servers:
+        try:
+            await reporter.while_starting(provider)
+            await attach_mcp(agent, settings, servers, reporter)
+            fit_tools_to_model(agent, provider, agent_options, reporter)
+            await chat.run(source)
+        finally:
+            await chat.agent.provider.aclose()
+            chat.session.sync()
+            chat.session.close()
     return 0
 
 
+def _switcher(
+    settings: Settings,
+    options: ChatOptions,
+    reporter: Reporter,
+    current: Callable[[], Provider],
+) -> Callable[[str | None, str | None], Awaitable[Provider]]:
+    """/model: the provider to go on with (started), the one in use closed."""
+
+    async def switch(name: str | None, model: str | None) -> Provider:
+        config = resolve_provider(
+            settings,
+            name or current().config.label,
+            model=model,
+            base_url=options.endpoint.base_url if name is None else None,
+        )
+        fresh = create_provider(config)
+        fresh.on_notice = reporter.note
+        await reporter.while_starting(fresh)
+        await current().aclose()
+        return fresh
+
+    return switch
+
+
 def _open_session(
-    store: Any, root: Path, options: ChatOptions, provider: Provider, reporter: Reporter
-) -> Any:
+    store: SessionStore, root: Path, options: ChatOptions, provider: Provider, reporter: Reporter
+) -> Session:
     """The session to write: a new one, or the one to go on with (a copy of it, if another
     codive has it open: two writers would interleave their turns in one file)."""
-    from codive_cli.conversation.session import SessionBusy
-
     config = provider.config
     try:
-        if options.resume:
-            try:
-                return store.load(options.resume, lock=True)
-            except KeyError as error:
-                raise ConfigError(
-                    f"no saved session {options.resume!r}", hint="see /sessions"
-                ) from error
-        if options.continue_last:
-            session = store.latest(root, lock=True)
-            if session is None:
-                raise ConfigError(
-                    "no earlier session in this folder", hint="start one: codive chat"
-                )
-            return session
+        found = _earlier_session(store, root, options)
     except SessionBusy as busy:
         fork = store.fork(busy.session, provider=config.display_name, model=config.model)
         reporter.note(f"{busy}, so this chat goes on in a copy of it: session {fork.id}")
         return fork
-    return store.create(root, provider=config.display_name, model=config.model)
+    return found or store.create(root, provider=config.display_name, model=config.model)
 
 
-def _replay(console: Console, session: Any, tty: bool) -> None:
+def _earlier_session(store: SessionStore, root: Path, options: ChatOptions) -> Session | None:
+    if options.resume:
+        try:
+            return store.load(options.resume, lock=True)
+        except KeyError as error:
+            raise ConfigError(
+                f"no saved session {options.resume!r}", hint="see /sessions"
+            ) from error
+    if options.continue_last:
+        session = store.latest(root, lock=True)
+        if session is None:
+            raise ConfigError("no earlier session in this folder", hint="start one: codive chat")
+        return session
+    return None
+
+
+def _replay(console: Console, session: Session, tty: bool) -> None:
     """Show the conversation being continued."""
     for warning in session.warnings:
         console.print(plain(f"warning: {warning}", "yellow"), highlight=False)
@@ -194,19 +186,6 @@ def _history_file() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("codive", appauthor=False) / "history"
-
-
-class PlainToolRenderer(PlainRenderer):
-    """Plain answer text on stdout, one line per tool call on stderr."""
-
-    def __init__(self, reporter: Reporter) -> None:
-        super().__init__(sys.stdout)
-        self.reporter = reporter
-
-    def on_event(self, event: AgentEvent) -> None:
-        super().on_event(event)
-        if isinstance(event, ToolFinished):
-            self.reporter.tool(event.call, event.result)
 
 
 def _ask_to_trust(settings: Settings) -> bool:

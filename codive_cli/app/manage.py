@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from codive_cli.app.complete import warn_untrusted
+from codive_cli.app.wiring import warn_untrusted
 from codive_cli.errors import ConfigError
 from codive_cli.policy.credentials import known_secrets, redact
 from codive_cli.provider import ModelInfo
@@ -301,8 +301,8 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
 
 def _sandbox_check(settings: Settings) -> Any:
     """Which OS sandbox commands run in here, and what it enforces (or why there is none)."""
-    from codive_cli.app.complete import build_sandbox
     from codive_cli.app.doctor import Check
+    from codive_cli.app.wiring import build_sandbox
 
     root = Path.cwd().resolve()
     sandbox = build_sandbox(root, settings)

@@ -1,7 +1,8 @@
 """`codive chat`: turns, slash commands, sessions and context, whatever reads the input.
 
 The line source (a prompt-toolkit prompt on a terminal, plain lines from a pipe) and the
-renderer are handed in, so the same loop serves people, scripts and tests.
+output (Rich on a terminal, plain text elsewhere, a buffer in tests) are handed in, so the
+same loop serves people, scripts and tests; nothing here draws on a terminal.
 """
 
 from __future__ import annotations
@@ -10,35 +11,21 @@ import asyncio
 import contextlib
 import re
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Protocol
 
-from rich.console import Console
-from rich.text import Text
-
 from codive_cli.agent import compaction as ctx
+from codive_cli.agent.events import AgentEvent, Driver, MessageAdded
 from codive_cli.agent.loop import Agent
+from codive_cli.conversation import commands
 from codive_cli.conversation.session import Session, SessionStore
+from codive_cli.conversation.spend import Spend, usage_line
 from codive_cli.errors import CodiveError, ContextTooLong
-from codive_cli.policy.permissions import MODES
-from codive_cli.provider import ChatMessage, ModelInfo, Provider, Usage
-from codive_cli.ui.report import usage_line
-from codive_cli.ui.safe import plain
-
-HELP = """\
-Commands:
-  /help                     this list
-  /model [NAME] [-p PROV]   show or switch the model (and provider) mid-session
-  /clear                    start a new conversation (the old one stays saved)
-  /compact                  summarise older turns to free context
-  /usage                    tokens and cost so far
-  /permissions [MODE]       show or set the mode: read-only, ask, accept-edits, full
-  /sessions                 saved sessions of this folder
-  /save [FILE]              write the conversation as Markdown
-  /exit                     leave (Ctrl-D does too)
-Input: Enter sends, Esc then Enter (or Ctrl-J) adds a line; @path attaches a file.
-Ctrl-C stops the answer in flight; the conversation is kept."""
+from codive_cli.policy.credentials import redact
+from codive_cli.policy.modes import MODES
+from codive_cli.policy.permissions import Approval, ApprovalRequest
+from codive_cli.provider import ChatMessage, Provider
 
 MENTION = re.compile(r"(?<![\w@])@([\w./~+-]+)")
 MAX_ATTACH = 100_000
@@ -50,33 +37,42 @@ class LineSource(Protocol):
         ...
 
 
-@dataclass
-class Spend:
-    """Tokens and cost per model, side calls (summaries) included."""
+class TurnView(Driver, Protocol):
+    """How one answer is shown: a driver for the agent, closed when the turn ends."""
 
-    by_model: dict[str, Usage] = field(default_factory=dict)
-    info: dict[str, ModelInfo | None] = field(default_factory=dict)
+    def close(self) -> None: ...
 
-    def add(self, model: str, usage: Usage, info: ModelInfo | None) -> None:
-        self.by_model[model] = self.by_model.get(model, Usage()) + usage
-        self.info.setdefault(model, info)
 
-    def describe(self) -> str:
-        if not self.by_model:
-            return "no tokens used yet"
-        lines, total, unpriced = [], 0.0, False
-        for model, usage in self.by_model.items():
-            info = self.info.get(model)
-            cost = info.cost(usage) if info else None
-            shown = f"${cost:.4f}" if cost is not None else "unpriced"
-            lines.append(
-                f"{model}: {usage.input_tokens:,} in · {usage.output_tokens:,} out · {shown}"
-            )
-            total += cost or 0
-            unpriced = unpriced or cost is None
-        priced = f"${total:.4f}" + (" (plus unpriced models)" if unpriced and total else "")
-        lines.append("total: " + ("unpriced" if unpriced and not total else priced))
-        return "\n".join(lines)
+class ChatOutput(Protocol):
+    """Where the chat writes: notes, errors, plain blocks, a spinner, and each turn."""
+
+    watching: bool  # a person watches: a usage line follows each answer
+
+    def note(self, text: str) -> None: ...
+
+    def error(self, message: str) -> None: ...
+
+    def show(self, text: str) -> None: ...
+
+    def working(self, message: str) -> AbstractContextManager[object]: ...
+
+    def turn(self) -> TurnView: ...
+
+
+class _Saving:
+    """The turn's driver: every message that joins the conversation is saved as it does."""
+
+    def __init__(self, view: TurnView, session: Session) -> None:
+        self.view = view
+        self.session = session
+
+    def emit(self, event: AgentEvent) -> None:
+        if isinstance(event, MessageAdded):
+            self.session.append(event.message, interrupted=event.interrupted)
+        self.view.emit(event)
+
+    async def approve(self, request: ApprovalRequest) -> Approval:
+        return await self.view.approve(request)
 
 
 class Chat:
@@ -87,24 +83,27 @@ class Chat:
         agent: Agent,
         session: Session,
         store: SessionStore,
-        console: Console,
+        output: ChatOutput,
         *,
         switch_provider: Callable[[str | None, str | None], Awaitable[Provider]],
-        new_renderer: Callable[[], object],
     ) -> None:
         self.agent = agent
         self.session = session
         self.store = store
-        self.console = console
+        self.output = output
         self.switch_provider = switch_provider
-        self.new_renderer = new_renderer
         self.spend = Spend()
         self.root = agent.context.root
-        self.show_usage = console.is_terminal  # a line after each turn, for a person watching
-        agent.on_message = self._persist
-
-    def _persist(self, message: ChatMessage, interrupted: bool) -> None:
-        self.session.append(message, interrupted=interrupted)
+        self.handlers: dict[str, Callable[[str], Awaitable[None]]] = {
+            "help": self._help,
+            "model": self._model,
+            "clear": self._clear,
+            "compact": self._compact_command,
+            "usage": self._usage,
+            "permissions": self._permissions,
+            "sessions": self._sessions,
+            "save": self._save,
+        }
 
     async def run(self, source: LineSource) -> None:
         while True:
@@ -144,17 +143,16 @@ class Chat:
         self.session.sync()
 
     async def _answer(self, prompt: str) -> None:
-        renderer = self.new_renderer()
-        self.agent.on_event = renderer.on_event  # type: ignore[attr-defined]
+        view = self.output.turn()
         try:
-            result = await self.agent.run(prompt)
+            result = await self.agent.run(prompt, _Saving(view, self.session))
         finally:
-            renderer.close()  # type: ignore[attr-defined]
+            view.close()
         info = self.agent.provider.model_info(result.model or None)
         model = result.model or self.agent.provider.config.model
         self.spend.add(model, result.usage, info)
         self.session.record("usage", model=result.model, **vars(result.usage))
-        if self.show_usage:
+        if self.output.watching:
             self.note(usage_line(result.usage, model, info))
         if result.stopped_by == "max_steps":
             self.note(f"stopped after {result.steps} model calls (max_steps)")
@@ -184,7 +182,7 @@ class Chat:
 
     async def compact(self, keep_turns: int = ctx.KEEP_TURNS) -> bool:
         try:
-            with self.console.status("summarising older turns…"):
+            with self.output.working("summarising older turns…"):
                 done = await ctx.compact(self.agent.provider, self.agent.messages, keep_turns)
         except CodiveError as error:
             self.error(error)
@@ -204,7 +202,7 @@ class Chat:
         """`@path` of a workspace file attaches its text to the message, read the way
         read_file reads (guard, secret and deny rules), redacted like a tool result; each
         mention says whether it was attached and, if not, why."""
-        from codive_cli.tools.base import ToolError, redact
+        from codive_cli.tools.base import ToolError
 
         context = self.agent.context
         attachments = []
@@ -226,26 +224,17 @@ class Chat:
 
     async def command(self, text: str) -> bool:
         name, _, argument = text[1:].partition(" ")
-        handler = {
-            "help": self._help,
-            "model": self._model,
-            "clear": self._clear,
-            "compact": self._compact_command,
-            "usage": self._usage,
-            "permissions": self._permissions,
-            "sessions": self._sessions,
-            "save": self._save,
-        }.get(name.lower())
-        if name.lower() in ("exit", "quit"):
-            return False
-        if handler is None:
+        command = commands.find(name)
+        if command is None:
             self.note(f"unknown command /{name}; /help lists them")
             return True
-        await handler(argument.strip())
+        if command.name == "exit":
+            return False
+        await self.handlers[command.name](argument.strip())
         return True
 
     async def _help(self, argument: str) -> None:
-        self.console.print(HELP, markup=False, highlight=False)
+        self.output.show(commands.help_text())
 
     async def _model(self, argument: str) -> None:
         words = argument.split()
@@ -273,44 +262,40 @@ class Chat:
         self.session.close()
         meta = dict(self.session.meta)
         self.session = self.store.create(self.root, **meta)
-        self.agent.messages = []
+        self.agent.messages = list(system)
         for message in system:
-            self.agent.add(message)
+            self.session.append(message)
         self.note(f"new conversation ({self.session.id})")
 
     async def _compact_command(self, argument: str) -> None:
         await self.compact(keep_turns=1)
 
     async def _usage(self, argument: str) -> None:
-        self.console.print(self.spend.describe(), markup=False, highlight=False)
+        self.output.show(self.spend.describe())
 
     async def _permissions(self, argument: str) -> None:
         policy = self.agent.policy
         if argument:
-            if argument not in MODES:
+            mode = next((m for m in MODES if m == argument), None)
+            if mode is None:
                 self.note(f"unknown mode {argument!r}; one of: {', '.join(MODES)}")
                 return
-            policy.mode = argument
-        rules = ", ".join(
-            [
-                *policy.allow,
-                *(f"{r.tool}({r.pattern})" if r.pattern else r.tool for r in policy.session_allow),
-            ]
+            policy.mode = mode
+        self.note(
+            f"mode {policy.mode}; allow: {', '.join(policy.allowed()) or 'none'}; "
+            f"deny: {', '.join(policy.deny) or 'none'}"
         )
-        denied = ", ".join(policy.deny) or "none"
-        self.note(f"mode {policy.mode}; allow: {rules or 'none'}; deny: {denied}")
 
     async def _sessions(self, argument: str) -> None:
         sessions = self.store.list(self.root)
         if not sessions:
             self.note("no saved sessions for this folder")
+        rows = []
         for info in sessions[:20]:
             mark = "*" if info.id == self.session.id else " "
-            self.console.print(
-                f"{mark} {info.id}  {info.messages:>4} messages  {info.title}",
-                markup=False,
-                highlight=False,
-            )
+            rows.append(f"{mark} {info.id}  {info.messages:>4} messages  {info.title}")
+        if rows:
+            self.output.show("\n".join(rows))
 
     async def _save(self, argument: str) -> None:
         path = self.root / (argument or f"codive-{self.session.id}.md")
@@ -321,16 +306,12 @@ class Chat:
     # --- output -----------------------------------------------------------------------------
 
     def note(self, message: str) -> None:
-        self.console.print(plain(f"· {message}", "dim"), highlight=False, soft_wrap=True)
+        self.output.note(message)
 
     def error(self, error: CodiveError) -> None:
-        """One error line and its hint; a server's words are shown as text, never as markup,
-        and without any key codive knows."""
-        from codive_cli.policy.credentials import redact
-
+        """One error and its hint, without any key codive knows."""
         hint = f"\n  hint: {error.hint}" if error.hint else ""
-        text = plain(redact(f"{error.message}{hint}", self.agent.context.secrets))
-        self.console.print(Text.assemble(("error:", "red"), " ", text), highlight=False)
+        self.output.error(redact(f"{error.message}{hint}", self.agent.context.secrets))
 
 
 def markdown_transcript(messages: list[ChatMessage]) -> str:
@@ -355,7 +336,7 @@ def _stopping() -> bool:
 
 
 @contextlib.contextmanager
-def _sigint_cancels(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]):  # type: ignore[no-untyped-def]
+def _sigint_cancels(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> Iterator[None]:
     """While a turn runs, Ctrl-C cancels it instead of ending codive."""
     try:
         loop.add_signal_handler(signal.SIGINT, task.cancel)

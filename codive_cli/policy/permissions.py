@@ -11,11 +11,10 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from codive_cli.policy.modes import DEFAULT_MODE, Mode
 from codive_cli.tools.base import Tool, ToolError
 
 Decision = Literal["allow", "deny", "ask"]
-Mode = Literal["read-only", "ask", "accept-edits", "full"]
-MODES: tuple[Mode, ...] = ("read-only", "ask", "accept-edits", "full")
 
 # A rule written for one file-editing tool covers the other: denying edit_file(src/**)
 # must not leave write_file(src/x) open.
@@ -39,6 +38,9 @@ class Rule:
                 'e.g. "bash(git diff:*)" or "read_file(.env*)"'
             )
         return cls(match.group(1), match.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.tool}({self.pattern})" if self.pattern is not None else self.tool
 
     def covers_tool(self, name: str) -> bool:
         if self.tool == name:
@@ -85,7 +87,7 @@ async def deny_without_terminal(request: ApprovalRequest) -> Approval:
 
 @dataclass
 class Policy:
-    mode: Mode = "ask"
+    mode: Mode = DEFAULT_MODE
     allow: Sequence[str] = ()
     deny: Sequence[str] = ()
     guard: Any = None  # WorkspaceGuard: secrets and codive's own files need approval
@@ -180,6 +182,10 @@ class Policy:
 
         verdict = self.decide(ReadFileTool(), {"path": path})
         return verdict.reason if verdict.decision == "deny" else ""
+
+    def allowed(self) -> list[str]:
+        """The allow rules in force: configured, then approved with `always` this session."""
+        return [*self.allow, *(str(rule) for rule in self.session_allow)]
 
     def remember(self, tool: Tool, arguments: dict[str, Any]) -> None:
         """`a` (always): allow this exact command, or this tool, for the rest of the session."""

@@ -30,12 +30,12 @@ from pydantic_settings import (
 )
 
 from codive_cli.errors import ConfigError
+from codive_cli.policy.modes import DEFAULT_MODE, Mode
 from codive_cli.provider import ProviderConfig
 
 FILE_NAME = "codive.toml"
 VENDOR_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 VENDOR_URLS = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
-PermissionMode = Literal["read-only", "ask", "accept-edits", "full"]
 
 
 class _Section(BaseModel):
@@ -106,7 +106,7 @@ class EndpointSettings(_Endpoint):
 class AgentSettings(_Section):
     """`[agent]`: what the agent may do without asking."""
 
-    permission_mode: PermissionMode = "ask"
+    permission_mode: Mode = DEFAULT_MODE
     """read-only, ask, accept-edits or full."""
     allow: list[str] = Field(default_factory=list)
     """Rules that run without asking, e.g. "bash(git diff:*)"."""

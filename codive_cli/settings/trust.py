@@ -15,9 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from codive_cli.errors import ConfigError
-
-# Keys an untrusted project file may not set, with why (shown in the warning).
-PERMISSIVE_MODES = ("accept-edits", "full")
+from codive_cli.policy.modes import PERMISSIVE_MODES
 
 
 def store_path() -> Path:

@@ -27,22 +27,13 @@ def describe(request: ApprovalRequest) -> str:
 
 
 class TerminalApprover:
-    """Asks on the terminal; pauses the live display (`pause`) while it does."""
+    """Asks on the terminal (the turn pauses its live display first: ui/turn.py)."""
 
-    def __init__(
-        self,
-        console: Console,
-        *,
-        read_line: ReadLine = input,
-        pause: Callable[[], object] | None = None,
-    ) -> None:
+    def __init__(self, console: Console, *, read_line: ReadLine = input) -> None:
         self.console = console
         self.read_line = read_line
-        self.pause = pause
 
     async def __call__(self, request: ApprovalRequest) -> Approval:
-        if self.pause is not None:
-            self.pause()
         self.show(request)
         while True:
             try:

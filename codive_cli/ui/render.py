@@ -8,7 +8,7 @@ from typing import IO, Protocol
 from rich.console import Console
 from rich.text import Text
 
-from codive_cli.agent.loop import AgentEvent, ToolFinished, ToolStarted
+from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.provider import (
     Done,
     StreamError,

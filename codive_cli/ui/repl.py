@@ -16,17 +16,7 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
-COMMANDS = (
-    "/help",
-    "/model",
-    "/clear",
-    "/compact",
-    "/usage",
-    "/permissions",
-    "/sessions",
-    "/save",
-    "/exit",
-)
+from codive_cli.conversation import commands
 
 
 class ChatCompleter(Completer):
@@ -40,7 +30,7 @@ class ChatCompleter(Completer):
     ) -> Iterable[Completion]:
         before = document.text_before_cursor
         if before.startswith("/") and " " not in before:
-            for command in COMMANDS:
+            for command in commands.completions():
                 if command.startswith(before):
                     yield Completion(command, start_position=-len(before))
             return

@@ -8,18 +8,12 @@ from typing import TypeVar
 from rich.console import Console
 
 from codive_cli.agent.loop import RunResult
-from codive_cli.provider import ModelInfo, Provider, ToolCall, Usage
+from codive_cli.conversation.spend import usage_line
+from codive_cli.provider import ModelInfo, Provider, ToolCall
 from codive_cli.tools.base import ToolResult
 from codive_cli.ui.safe import plain
 
 T = TypeVar("T")
-
-
-def usage_line(usage: Usage, model: str, info: ModelInfo | None) -> str:
-    """`model · 1,234 in · 56 out · $0.0012`; a model with no known price says unpriced."""
-    cost = info.cost(usage) if info else None
-    price = f"${cost:.4f}" if cost is not None else "unpriced"
-    return f"{model} · {usage.input_tokens:,} in · {usage.output_tokens:,} out · {price}"
 
 
 class Reporter:

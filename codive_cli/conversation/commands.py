@@ -1,0 +1,51 @@
+"""The chat's slash commands: the one table that help, dispatch and completion read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codive_cli.policy.modes import MODES
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    name: str
+    arguments: str  # as shown in /help: "[NAME] [-p PROV]"
+    summary: str
+    aliases: tuple[str, ...] = ()
+
+
+COMMANDS: tuple[SlashCommand, ...] = (
+    SlashCommand("help", "", "this list"),
+    SlashCommand(
+        "model", "[NAME] [-p PROV]", "show or switch the model (and provider) mid-session"
+    ),
+    SlashCommand("clear", "", "start a new conversation (the old one stays saved)"),
+    SlashCommand("compact", "", "summarise older turns to free context"),
+    SlashCommand("usage", "", "tokens and cost so far"),
+    SlashCommand("permissions", "[MODE]", "show or set the mode: " + ", ".join(MODES)),
+    SlashCommand("sessions", "", "saved sessions of this folder"),
+    SlashCommand("save", "[FILE]", "write the conversation as Markdown"),
+    SlashCommand("exit", "", "leave (Ctrl-D does too)", aliases=("quit",)),
+)
+
+INPUT_HELP = """\
+Input: Enter sends, Esc then Enter (or Ctrl-J) adds a line; @path attaches a file.
+Ctrl-C stops the answer in flight; the conversation is kept."""
+
+
+def find(name: str) -> SlashCommand | None:
+    name = name.lower()
+    return next((c for c in COMMANDS if name == c.name or name in c.aliases), None)
+
+
+def completions() -> list[str]:
+    """What the prompt offers after `/`."""
+    return [f"/{command.name}" for command in COMMANDS]
+
+
+def help_text() -> str:
+    rows = [(f"/{c.name} {c.arguments}".rstrip(), c.summary) for c in COMMANDS]
+    width = max(len(usage) for usage, _ in rows) + 2
+    lines = ["Commands:", *(f"  {usage:<{width}}{summary}" for usage, summary in rows)]
+    return "\n".join([*lines, INPUT_HELP])

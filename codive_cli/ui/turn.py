@@ -1,0 +1,38 @@
+"""A turn as the person sees it: the `Driver` the agent loop talks to on a terminal or pipe.
+
+It draws events with a renderer, prints a line per tool call where no live view shows them,
+and asks for approval with the live view paused, so a question never lands inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from codive_cli.agent.events import AgentEvent, ToolFinished
+from codive_cli.policy.permissions import Approval, ApprovalRequest, Approver
+from codive_cli.provider import ToolCall
+from codive_cli.tools.base import ToolResult
+from codive_cli.ui.render import Renderer
+
+ToolLine = Callable[[ToolCall, ToolResult], None]
+
+
+class Turn:
+    def __init__(
+        self, renderer: Renderer, approver: Approver, tool_line: ToolLine | None = None
+    ) -> None:
+        self.renderer = renderer
+        self.approver = approver
+        self.tool_line = tool_line
+
+    def emit(self, event: AgentEvent) -> None:
+        self.renderer.on_event(event)
+        if self.tool_line is not None and isinstance(event, ToolFinished):
+            self.tool_line(event.call, event.result)
+
+    async def approve(self, request: ApprovalRequest) -> Approval:
+        self.renderer.pause()
+        return await self.approver(request)
+
+    def close(self) -> None:
+        self.renderer.close()
