@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, NoReturn
 
@@ -298,12 +299,12 @@ def setup_local(
     _run(lambda: setup_local_command(native=native, rebuild=rebuild))
 
 
-def _run(command: object) -> None:
+def _run(command: Callable[[], int | None]) -> None:
     """Run a command; errors become one line on stderr and the documented exit status."""
     from codive_cli.errors import CodiveError, Terminated
 
     try:
-        code = command()  # type: ignore[operator]
+        code = command()
     except CodiveError as error:
         _fail(error.message, error.hint, error.exit_code, error)
     except KeyboardInterrupt:

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
+from codive_cli.app.doctor import Check
 from codive_cli.app.wiring import warn_untrusted
 from codive_cli.errors import ConfigError
 from codive_cli.policy.credentials import known_secrets, redact
@@ -263,7 +264,7 @@ def trust_command(path: str | None, *, revoke: bool) -> int:
 
 
 def doctor_command(name: str | None, model: str | None, base_url: str | None) -> int:
-    from codive_cli.app.doctor import Check, diagnose, diagnose_embedded, locate_embedded
+    from codive_cli.app.doctor import diagnose, diagnose_embedded, locate_embedded
 
     console = Console(highlight=False)
     settings, files = load_settings()
@@ -299,9 +300,8 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
     return 0 if asyncio.run(run()) else 1
 
 
-def _sandbox_check(settings: Settings) -> Any:
+def _sandbox_check(settings: Settings) -> Check:
     """Which OS sandbox commands run in here, and what it enforces (or why there is none)."""
-    from codive_cli.app.doctor import Check
     from codive_cli.app.wiring import build_sandbox
 
     root = Path.cwd().resolve()
