@@ -19,6 +19,7 @@ from codive_cli.policy.permissions import Policy, deny_without_terminal
 from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.tools.base import ToolContext
+from codive_cli.tools.search import GrepTool
 from codive_cli.ui.chat_view import ConsoleOutput
 from codive_cli.ui.render import PlainRenderer
 from codive_cli.ui.turn import Turn
@@ -179,3 +180,38 @@ async def test_at_mentions_attach_workspace_files(tmp_path: Path, provider: Tiny
     assert '<file path="notes.txt">\nremember the milk\n</file>' in sent
     assert "secret" not in sent
     assert "attached notes.txt" in out.getvalue()
+
+
+async def test_permissions_ask_after_full_hides_secrets_from_grep(tmp_path: Path) -> None:
+    """The mode is read from the one policy on every call: /permissions changes what grep
+    may search at once, not at the next start."""
+    root = (tmp_path / "work").resolve()
+    root.mkdir()
+    (root / ".env").write_text("TOKEN=hunter2\n")
+    (root / "app.py").write_text("print('hunter2 is not here')\n")
+    policy = Policy("full")
+    provider = ScriptedProvider()
+    search = Reply("", [("grep", {"pattern": "hunter2"})])
+    provider.enqueue(search, "found it", search, "found less")
+    guard = WorkspaceGuard(root)
+    context = ToolContext(root, guard, policy=policy)
+    agent = Agent(provider, [GrepTool()], context, policy=policy, system="sys")
+    store = SessionStore(tmp_path / "sessions")
+    session = store.create(root, provider="scripted", model="scripted-model")
+    out = io.StringIO()
+
+    def turn() -> Turn:
+        return Turn(PlainRenderer(io.StringIO()), deny_without_terminal)
+
+    output = ConsoleOutput(Console(file=out, width=80, color_system=None), turn)
+    chat = Chat(agent, session, store, output, switch_provider=ScriptedSwitch())
+    await chat.run(Lines("where is hunter2?", "/permissions ask", "and now?"))
+    first, second = (m.content for m in agent.messages if m.role == "tool")
+    assert ".env" in first and "app.py" in first
+    assert ".env" not in second and "app.py" in second
+    assert "mode ask" in out.getvalue()
+
+
+class ScriptedSwitch:
+    async def __call__(self, name: str | None, model: str | None) -> Provider:
+        raise AssertionError("no /model in this test")
