@@ -207,8 +207,9 @@ async def test_permissions_ask_after_full_hides_secrets_from_grep(tmp_path: Path
     chat = Chat(agent, session, store, output, switch_provider=ScriptedSwitch())
     await chat.run(Lines("where is hunter2?", "/permissions ask", "and now?"))
     first, second = (m.content for m in agent.messages if m.role == "tool")
-    assert ".env" in first and "app.py" in first
-    assert ".env" not in second and "app.py" in second
+    assert "TOKEN=hunter2" in first and "app.py" in first
+    assert "TOKEN=hunter2" not in second and "app.py" in second
+    assert "matches in .env were left out" in second
     assert "mode ask" in out.getvalue()
 
 
