@@ -22,12 +22,9 @@ from codive_cli.policy.permissions import Approver, Policy, deny_without_termina
 from codive_cli.policy.sandbox import Sandbox, find_bwrap
 from codive_cli.provider import Provider
 from codive_cli.providers import create_provider
-from codive_cli.settings.config import (
-    Settings,
-    load_settings,
-    resolve_provider,
-    user_config_path,
-)
+from codive_cli.settings.loading import load_settings, user_config_path
+from codive_cli.settings.resolve import resolve_provider
+from codive_cli.settings.schema import Settings
 from codive_cli.tools import builtin_tools
 from codive_cli.tools.base import ToolContext
 from codive_cli.ui.approve import TerminalApprover, can_ask
