@@ -345,7 +345,7 @@ def _known_secrets() -> tuple[str, ...]:
 
     settings = None
     try:
-        from codive_cli.settings.config import load_settings
+        from codive_cli.settings.loading import load_settings
 
         settings, _ = load_settings()
     except Exception:  # a broken file is what is being reported: the environment still counts

@@ -19,17 +19,14 @@ from typer.testing import CliRunner
 from codive_cli.cli import app
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ProviderConfig
-from codive_cli.settings.config import (
-    AgentSettings,
-    ConfigFile,
-    ProviderSettings,
-    choose_label,
+from codive_cli.settings.loading import (
     load_settings,
     project_config_path,
     read_config_file,
-    resolve_provider,
     user_config_path,
 )
+from codive_cli.settings.resolve import choose_label, resolve_provider
+from codive_cli.settings.schema import AgentSettings, ConfigFile, ProviderSettings
 
 REPO = Path(__file__).resolve().parent.parent
 VENDOR_VARIABLES = (
@@ -56,7 +53,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr("codive_cli.providers.embedded.is_available", lambda: False)
     # Layering is tested here with trusted files; test_trust.py covers untrusted ones.
     monkeypatch.setattr(
-        "codive_cli.settings.config._is_untrusted_project_file", lambda path, cwd: False
+        "codive_cli.settings.loading._is_untrusted_project_file", lambda path, cwd: False
     )
     return user_file
 
@@ -353,7 +350,7 @@ def test_unknown_codive_variables_are_ignored(repo: Path, monkeypatch: pytest.Mo
 
 
 def test_bug_line_number_of_a_key_that_also_appears_in_an_earlier_table(tmp_path: Path) -> None:
-    # BUG (codive_cli/config.py, `_line_of`): the line is that of the first `max_tokens =` in
+    # BUG (settings/loading.py, `_line_of`): the line is that of the first `max_tokens =` in
     # the file, whatever table it is in. Here the bad value is on line 6 (in
     # [providers.groq]) but the message says line 2 (the valid one in [provider]).
     path = write(
@@ -373,7 +370,7 @@ def test_bug_line_number_of_a_key_that_also_appears_in_an_earlier_table(tmp_path
 def test_bug_non_json_list_in_the_environment_is_a_config_error(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # BUG (codive_cli/config.py, `load_settings`): a list or table variable that is not JSON
+    # BUG (settings/loading.py, `load_settings`): a list or table variable that is not JSON
     # makes pydantic-settings raise `SettingsError`, which `load_settings` does not turn into
     # a ConfigError; `codive` then reports "internal error" with exit status 1 instead of
     # naming the variable with exit status 2.
@@ -387,7 +384,7 @@ def test_bug_non_json_list_in_the_environment_is_a_config_error(
 def test_bug_environment_does_not_reach_a_label_with_capitals(
     repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # BUG (codive_cli/config.py, `Settings`): pydantic-settings lower-cases the parts of
+    # BUG (settings/schema.py, `Settings`): pydantic-settings lower-cases the parts of
     # CODIVE_* names, so CODIVE_PROVIDERS__MYGROQ__MODEL lands in a new `providers.mygroq`
     # entry instead of the file's `[providers.MyGroq]`; the documented
     # CODIVE_PROVIDERS__<LABEL>__KEY variable silently does nothing for such a label.

@@ -14,7 +14,8 @@ import pytest
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ChatMessage, CompletionRequest, ProviderConfig, ToolDefinition
 from codive_cli.providers import embedded, llama_server
-from codive_cli.settings.config import load_settings, resolve_provider
+from codive_cli.settings.loading import load_settings
+from codive_cli.settings.resolve import resolve_provider
 from tests.helpers import Recorder, fixture_bytes, isolated_env, sse_response
 
 ROOT = Path(__file__).parent.parent

@@ -19,7 +19,7 @@ import pytest_asyncio
 from codive_cli.agent.loop import Agent
 from codive_cli.policy.permissions import Policy
 from codive_cli.providers.scripted import Reply, ScriptedProvider
-from codive_cli.settings.config import McpServerSettings
+from codive_cli.settings.schema import McpServerSettings
 from codive_cli.tools.base import Tool, ToolContext, ToolError
 from codive_cli.tools.mcp import McpTool, result_text, start_mcp_tools, tool_name
 

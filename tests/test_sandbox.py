@@ -312,7 +312,7 @@ async def test_mcp_stdio_servers_run_in_the_workspace_write_policy(
     import contextlib
     import sys
 
-    from codive_cli.settings.config import McpServerSettings
+    from codive_cli.settings.schema import McpServerSettings
     from codive_cli.tools.mcp import start_mcp_tools
 
     demo = Path(__file__).with_name("mcp_demo_server.py")

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from codive_cli.settings import trust
-from codive_cli.settings.config import load_settings, resolve_provider
+from codive_cli.settings.loading import load_settings
+from codive_cli.settings.resolve import resolve_provider
 from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 

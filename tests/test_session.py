@@ -16,14 +16,9 @@ from typing import Any
 import pytest
 
 from codive_cli.agent import compaction as context
-from codive_cli.conversation.session import (
-    INTERRUPTED_RESULT,
-    SUMMARY_PREFIX,
-    Session,
-    SessionStore,
-    decode_message,
-    encode_message,
-)
+from codive_cli.agent.codec import decode_message, encode_message
+from codive_cli.agent.compaction import SUMMARY_PREFIX
+from codive_cli.conversation.session import INTERRUPTED_RESULT, Session, SessionStore
 from codive_cli.provider import ChatMessage, Thinking, ToolCall
 from tests import session_writer
 

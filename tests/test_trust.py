@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from codive_cli.settings import trust
-from codive_cli.settings.config import load_settings, resolve_provider
+from codive_cli.settings.loading import load_settings
+from codive_cli.settings.resolve import resolve_provider
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")

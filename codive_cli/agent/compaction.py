@@ -31,6 +31,15 @@ class Compaction:
     usage: Usage
 
 
+def rebuild(
+    system: Sequence[ChatMessage], summary: str, recent: Sequence[ChatMessage]
+) -> list[ChatMessage]:
+    """The compacted conversation: the system messages, the summary, the latest messages."""
+    # Two user messages in a row are fine: Anthropic's are merged by convert_messages, and
+    # Chat Completions accepts them.
+    return [*system, ChatMessage("user", SUMMARY_PREFIX + summary), *recent]
+
+
 def needs_compaction(used_tokens: int, context_window: int | None) -> bool:
     return bool(context_window) and used_tokens >= COMPACT_AT * (context_window or 0)
 
@@ -85,7 +94,4 @@ async def compact(
     )
     response = await collect(provider.stream(request))
     summary = response.content.strip()
-    # Two user messages in a row are fine: Anthropic's are merged by convert_messages, and
-    # Chat Completions accepts them.
-    new = [*system, ChatMessage("user", SUMMARY_PREFIX + summary), *recent]
-    return Compaction(new, summary, len(recent), response.usage)
+    return Compaction(rebuild(system, summary, recent), summary, len(recent), response.usage)

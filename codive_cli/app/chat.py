@@ -28,13 +28,9 @@ from codive_cli.errors import ConfigError
 from codive_cli.policy.modes import Mode
 from codive_cli.provider import Provider
 from codive_cli.providers import create_provider
-from codive_cli.settings.config import (
-    Settings,
-    load_settings,
-    project_config_path,
-    read_config_file,
-    resolve_provider,
-)
+from codive_cli.settings.loading import load_settings, project_config_path, read_config_file
+from codive_cli.settings.resolve import resolve_provider
+from codive_cli.settings.schema import Settings
 from codive_cli.ui.render import LiveRenderer, PlainRenderer
 from codive_cli.ui.report import Reporter
 from codive_cli.ui.safe import plain, visible

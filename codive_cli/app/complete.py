@@ -23,7 +23,8 @@ from codive_cli.app.wiring import (
 )
 from codive_cli.errors import ConfigError
 from codive_cli.provider import Provider
-from codive_cli.settings.config import Settings, load_settings
+from codive_cli.settings.loading import load_settings
+from codive_cli.settings.schema import Settings
 from codive_cli.ui.render import (
     JsonLinesRenderer,
     LiveRenderer,

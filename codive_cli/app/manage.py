@@ -17,16 +17,16 @@ from codive_cli.errors import ConfigError
 from codive_cli.policy.credentials import known_secrets, redact
 from codive_cli.provider import ModelInfo
 from codive_cli.providers import create_provider
-from codive_cli.settings.config import (
+from codive_cli.settings.loading import (
     FILE_NAME,
-    Settings,
     config_files,
     load_settings,
     project_config_path,
     read_config_file,
-    resolve_provider,
     user_config_path,
 )
+from codive_cli.settings.resolve import resolve_provider
+from codive_cli.settings.schema import Settings
 from codive_cli.ui.report import Reporter
 from codive_cli.ui.safe import plain
 

@@ -17,7 +17,9 @@ from codive_cli.policy.modes import Mode
 from codive_cli.policy.permissions import Approver, Policy, deny_without_terminal
 from codive_cli.policy.sandbox import Sandbox, find_bwrap
 from codive_cli.provider import Provider
-from codive_cli.settings.config import Settings, resolve_provider, user_config_path
+from codive_cli.settings.loading import user_config_path
+from codive_cli.settings.resolve import resolve_provider
+from codive_cli.settings.schema import Settings
 from codive_cli.tools import builtin_tools
 from codive_cli.tools.base import ToolContext
 from codive_cli.ui.report import Reporter

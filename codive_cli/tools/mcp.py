@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from mcp.client import IncomingMessage
     from mcp.client._transport import TransportStreams
 
-    from codive_cli.settings.config import McpServerSettings
+    from codive_cli.settings.schema import McpServerSettings
 
 # Tool names the model APIs accept: ^[A-Za-z0-9_-]{1,64}$.
 NAME_LIMIT = 64

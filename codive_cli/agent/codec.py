@@ -1,0 +1,110 @@
+"""ChatMessage to JSON-safe dicts and back: the one message format codive writes.
+
+Session files hold messages in this shape (one per `message` record):
+
+    {"role":"user","content":"fix the failing test"}
+    {"role":"assistant","content":"","tool_calls":[
+     {"id":"c1","name":"read_file","arguments":{"path":"a.py"}}],
+     "thinking":[{"text":"...","signature":"..."}]}
+    {"role":"tool","content":"...","tool_call_id":"c1","is_error":true}
+
+Forward compatibility: fields at their default are left out, so older files stay readable as
+fields are added; unknown keys are ignored when decoding, so a file written by a newer codive
+still loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from codive_cli.provider import ChatMessage, Role, Thinking, ToolCall
+
+__all__ = ["decode_message", "encode_message", "typed_field"]
+
+_ROLES = ("system", "user", "assistant", "tool")
+
+
+def encode_message(message: ChatMessage) -> dict[str, Any]:
+    """A JSON-safe dict that `decode_message` turns back into an equal message."""
+    data: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_call_id is not None:
+        data["tool_call_id"] = message.tool_call_id
+    if message.tool_calls:
+        data["tool_calls"] = [_encode_call(call) for call in message.tool_calls]
+    if message.is_error:
+        data["is_error"] = True
+    if message.thinking:
+        data["thinking"] = [_encode_thinking(block) for block in message.thinking]
+    return data
+
+
+def _encode_call(call: ToolCall) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    if call.arguments_error is not None:
+        data["arguments_error"] = call.arguments_error
+    return data
+
+
+def _encode_thinking(block: Thinking) -> dict[str, Any]:
+    data: dict[str, Any] = {"text": block.text}
+    if block.signature is not None:
+        data["signature"] = block.signature
+    if block.redacted_data is not None:
+        data["redacted_data"] = block.redacted_data
+    return data
+
+
+def decode_message(data: Any) -> ChatMessage:
+    """The message `encode_message` made (any JSON value); ValueError when the shape is wrong."""
+    data = _object(data, "message")
+    role = data.get("role")
+    if role not in _ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    return ChatMessage(
+        role=cast(Role, role),
+        content=typed_field(data, "content", str, ""),
+        tool_call_id=typed_field(data, "tool_call_id", (str, type(None)), None),
+        tool_calls=tuple(_decode_call(item) for item in typed_field(data, "tool_calls", list, [])),
+        is_error=typed_field(data, "is_error", bool, False),
+        thinking=tuple(_decode_thinking(item) for item in typed_field(data, "thinking", list, [])),
+    )
+
+
+def _decode_call(data: Any) -> ToolCall:
+    data = _object(data, "tool call")
+    return ToolCall(
+        id=typed_field(data, "id", str),
+        name=typed_field(data, "name", str),
+        arguments=typed_field(data, "arguments", dict, {}),
+        arguments_error=typed_field(data, "arguments_error", (str, type(None)), None),
+    )
+
+
+def _decode_thinking(data: Any) -> Thinking:
+    data = _object(data, "thinking block")
+    return Thinking(
+        text=typed_field(data, "text", str, ""),
+        signature=typed_field(data, "signature", (str, type(None)), None),
+        redacted_data=typed_field(data, "redacted_data", (str, type(None)), None),
+    )
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"a {what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+_MISSING: Any = object()
+
+
+def typed_field(data: dict[str, Any], key: str, kind: Any, default: Any = _MISSING) -> Any:
+    """`data[key]` if it has the type `kind` (a type or tuple), else ValueError; `default`
+    when the key is absent, if one is given."""
+    value = data.get(key, default)
+    if value is _MISSING:
+        raise ValueError(f"{key!r} is missing")
+    # bool is an int in Python, not in JSON: a count or a name must not be `true`
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ValueError(f"{key!r} has the wrong type ({type(value).__name__})")
+    return value
