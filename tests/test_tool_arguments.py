@@ -95,7 +95,7 @@ def test_nesting_is_bounded_below_what_python_can_encode_again() -> None:
 
 
 def test_json_lines_escape_what_utf_8_cannot_carry() -> None:
-    from codive_cli.ui.render import json_line
+    from codive_cli.agent.codec import json_line
 
     record = {"text": "caf\u00e9 \ud800 end"}
     line = json_line(record)

@@ -1,4 +1,5 @@
-"""ChatMessage to JSON-safe dicts and back: the one message format codive writes.
+"""The one JSON encoding of what codive writes: messages (session files), the events of a
+run (`--output-format stream-json`) and its result (`--json`).
 
 Session files hold messages in this shape (one per `message` record):
 
@@ -15,11 +16,31 @@ still loads.
 
 from __future__ import annotations
 
-from typing import Any, cast
+import json
+from typing import TYPE_CHECKING, Any, cast
 
-from codive_cli.provider import ChatMessage, Role, Thinking, ToolCall
+from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
+from codive_cli.provider import (
+    ChatMessage,
+    Done,
+    Role,
+    TextDelta,
+    Thinking,
+    ThinkingDelta,
+    ToolCall,
+)
 
-__all__ = ["decode_message", "encode_message", "typed_field"]
+if TYPE_CHECKING:
+    from codive_cli.agent.loop import RunResult
+
+__all__ = [
+    "decode_message",
+    "encode_event",
+    "encode_message",
+    "encode_result",
+    "json_line",
+    "typed_field",
+]
 
 _ROLES = ("system", "user", "assistant", "tool")
 
@@ -108,3 +129,74 @@ def typed_field(data: dict[str, Any], key: str, kind: Any, default: Any = _MISSI
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ValueError(f"{key!r} has the wrong type ({type(value).__name__})")
     return value
+
+
+def encode_event(event: AgentEvent) -> dict[str, Any] | None:
+    """The stream-json record of an event; None for those the stream leaves out (tool-call
+    argument fragments, messages: the calls and results say it whole)."""
+    match event:
+        case TextDelta(text=text):
+            return {"type": "text", "text": text}
+        case ThinkingDelta(text=text) if text:
+            return {"type": "thinking", "text": text}
+        case ToolStarted(call=call):
+            return {"type": "tool_call", **_encode_call(call)}
+        case ToolFinished(call=call, result=result):
+            return {
+                "type": "tool_result",
+                "id": call.id,
+                "name": call.name,
+                "result": result.content,
+                "is_error": result.is_error,
+            }
+        case Done(usage=usage, stop_reason=reason):
+            return {
+                "type": "usage",
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "stop_reason": reason,
+            }
+    return None
+
+
+def encode_result(result: RunResult, *, provider: str, model: str) -> dict[str, Any]:
+    """The `--json` result (and stream-json's last record), one shape for every provider;
+    `model` is the configured one, for a reply that did not name its model."""
+    return {
+        "content": result.content,
+        "tool_calls": [
+            {
+                "name": record.call.name,
+                "arguments": record.call.arguments,
+                "result": record.result.content,
+                "is_error": record.result.is_error,
+            }
+            for record in result.tool_calls
+        ],
+        "usage": {
+            "input_tokens": result.usage.input_tokens,
+            "output_tokens": result.usage.output_tokens,
+        },
+        "stop_reason": result.stop_reason,
+        "model": result.model or model,
+        "provider": provider,
+        "steps": result.steps,
+        "stopped_by": result.stopped_by,
+    }
+
+
+def json_line(record: object, *, compact: bool = False) -> str:
+    """`record` as JSON on one line: raw UTF-8 where it can be, `\\u` escapes where it cannot
+    (`compact`: no spaces after separators, as session files are written).
+
+    A lone surrogate (from a model's `\\ud800` escape, or undecodable tool output) has no
+    UTF-8 form: written raw it would fail the write, so that line is escaped throughout and
+    stays valid JSON.
+    """
+    separators = (",", ":") if compact else None
+    text = json.dumps(record, ensure_ascii=False, separators=separators)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(record, separators=separators)
+    return text

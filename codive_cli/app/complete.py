@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import sys
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from rich.console import Console
 
-from codive_cli.agent.loop import RunResult
+from codive_cli.agent.codec import encode_result, json_line
 from codive_cli.app import lifetime
 from codive_cli.app.wiring import (
     AgentOptions,
@@ -31,7 +31,6 @@ from codive_cli.ui.render import (
     PlainRenderer,
     Renderer,
     SilentRenderer,
-    json_line,
 )
 from codive_cli.ui.report import Reporter
 from codive_cli.ui.turn import Turn
@@ -87,7 +86,8 @@ async def _complete(
             turn.close()
     reporter.outcome(result, provider.model_info(result.model or None))
     if options.output != "text":
-        record = result_object(result, provider)
+        config = provider.config
+        record = encode_result(result, provider=config.display_name, model=config.model)
         if options.output == "stream-json":
             record = {"type": "result", **record}
         sys.stdout.write(json_line(record) + "\n")
@@ -117,28 +117,3 @@ def _turn(output: Output, reporter: Reporter) -> Turn:
     else:
         renderer = PlainRenderer(sys.stdout)
     return Turn(renderer, approver(ask=output == "text"), tool_line=reporter.tool)
-
-
-def result_object(result: RunResult, provider: Provider) -> dict[str, Any]:
-    """The `--json` result, one shape for every provider."""
-    return {
-        "content": result.content,
-        "tool_calls": [
-            {
-                "name": record.call.name,
-                "arguments": record.call.arguments,
-                "result": record.result.content,
-                "is_error": record.result.is_error,
-            }
-            for record in result.tool_calls
-        ],
-        "usage": {
-            "input_tokens": result.usage.input_tokens,
-            "output_tokens": result.usage.output_tokens,
-        },
-        "stop_reason": result.stop_reason,
-        "model": result.model or provider.config.model,
-        "provider": provider.config.display_name,
-        "steps": result.steps,
-        "stopped_by": result.stopped_by,
-    }

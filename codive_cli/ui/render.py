@@ -8,6 +8,7 @@ from typing import IO, Protocol
 from rich.console import Console
 from rich.text import Text
 
+from codive_cli.agent.codec import encode_event, json_line
 from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.provider import (
     Done,
@@ -52,22 +53,6 @@ class PlainRenderer:
         self.out.flush()
 
 
-def json_line(record: object) -> str:
-    """`record` as JSON on one line: raw UTF-8 where it can be, `\\u` escapes where it cannot.
-
-    A lone surrogate (from a model's `\\ud800` escape, say) has no UTF-8 form: written raw it
-    would fail the write, so that line is escaped throughout and stays valid JSON.
-    """
-    import json
-
-    text = json.dumps(record, ensure_ascii=False)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(record)
-    return text
-
-
 class JsonLinesRenderer:
     """`--output-format stream-json`: one JSON object per line, as things happen."""
 
@@ -79,41 +64,9 @@ class JsonLinesRenderer:
         self.out.flush()
 
     def on_event(self, event: AgentEvent) -> None:
-        match event:
-            case TextDelta(text=text):
-                self.emit({"type": "text", "text": text})
-            case ThinkingDelta(text=text) if text:
-                self.emit({"type": "thinking", "text": text})
-            case ToolStarted(call=call):
-                self.emit(
-                    {
-                        "type": "tool_call",
-                        "id": call.id,
-                        "name": call.name,
-                        "arguments": call.arguments,
-                    }
-                )
-            case ToolFinished(call=call, result=result):
-                self.emit(
-                    {
-                        "type": "tool_result",
-                        "id": call.id,
-                        "name": call.name,
-                        "result": result.content,
-                        "is_error": result.is_error,
-                    }
-                )
-            case Done(usage=usage, stop_reason=reason):
-                self.emit(
-                    {
-                        "type": "usage",
-                        "input_tokens": usage.input_tokens,
-                        "output_tokens": usage.output_tokens,
-                        "stop_reason": reason,
-                    }
-                )
-            case _:
-                pass
+        record = encode_event(event)
+        if record is not None:
+            self.emit(record)
 
     def pause(self) -> None:
         pass

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from codive_cli.agent.codec import encode_message
+from codive_cli.agent.codec import encode_message, json_line
 from codive_cli.conversation.session import lock as session_lock
 from codive_cli.conversation.session.records import (
     HEADER_KEYS,
@@ -200,8 +199,4 @@ def _locked(path: Path, session: Session | None = None) -> int:
 
 
 def _line(record: dict[str, Any]) -> bytes:
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    try:
-        return (text + "\n").encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate (undecodable tool output): escape it
-        return (json.dumps(record, separators=(",", ":")) + "\n").encode("ascii")
+    return (json_line(record, compact=True) + "\n").encode("utf-8")
