@@ -29,6 +29,7 @@ from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.tools import search
 from codive_cli.tools.base import ToolContext
 from codive_cli.tools.search import GlobTool, GrepTool
+from codive_cli.tools.search import rg as search_rg
 
 TREE_VERSION = "1"
 TOP_FOLDERS = 20
@@ -125,11 +126,11 @@ def tool_case(
     use_rg: bool,
 ) -> Callable[[], Any]:
     def run() -> Any:
-        search.USE_RIPGREP = use_rg
+        search_rg.USE_RIPGREP = use_rg
         try:
             return loop.run_until_complete(call())
         finally:
-            search.USE_RIPGREP = True
+            search_rg.USE_RIPGREP = True
 
     return run
 

@@ -15,6 +15,11 @@ from codive_cli.policy.guard import OutsideWorkspace, WorkspaceGuard
 from codive_cli.tools import search
 from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError, ToolResult
 from codive_cli.tools.search import GlobMatcher, GlobTool, GrepTool, IgnoreRules, walk_files
+from codive_cli.tools.search import budget as search_budget
+from codive_cli.tools.search import glob as glob_tool
+from codive_cli.tools.search import grep as grep_tool
+from codive_cli.tools.search import rg as search_rg
+from codive_cli.tools.search.backend import MAX_MATCH_LINE_CHARS
 
 HAVE_RG = shutil.which("rg") is not None
 needs_rg = pytest.mark.skipif(not HAVE_RG, reason="ripgrep (rg) is not installed")
@@ -31,7 +36,7 @@ def ctx(tmp_path: Path) -> ToolContext:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[bool]:
-    monkeypatch.setattr(search, "USE_RIPGREP", request.param)
+    monkeypatch.setattr(search_rg, "USE_RIPGREP", request.param)
     monkeypatch.delenv(search.NO_RIPGREP_ENV, raising=False)
     yield request.param
 
@@ -70,15 +75,22 @@ def test_schemas_are_strict() -> None:
     assert set(GlobTool.parameters["properties"]) == {"pattern", "path"}
 
 
+def test_descriptions_state_the_limits() -> None:
+    """The Markdown descriptions spell out the limits the code enforces."""
+    assert f"At most {glob_tool.MAX_GLOB_RESULTS} paths" in GlobTool.description
+    assert f"at most {grep_tool.MAX_GREP_MATCHES} matching lines" in GrepTool.description
+    assert f"longer than {MAX_MATCH_LINE_CHARS} characters" in GrepTool.description
+
+
 def test_backend_switches(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "USE_RIPGREP", True)
+    monkeypatch.setattr(search_rg, "USE_RIPGREP", True)
     monkeypatch.setenv(search.NO_RIPGREP_ENV, "1")
     assert search.ripgrep() is None
     monkeypatch.delenv(search.NO_RIPGREP_ENV)
     found = search.ripgrep()
     if HAVE_RG:
         assert found is not None and os.path.basename(found) == "rg"
-    monkeypatch.setattr(search, "USE_RIPGREP", False)
+    monkeypatch.setattr(search_rg, "USE_RIPGREP", False)
     assert search.ripgrep() is None
 
 
@@ -206,14 +218,14 @@ async def test_glob_respects_gitignore(ctx: ToolContext, backend: bool) -> None:
 async def test_glob_bounded(
     ctx: ToolContext, backend: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search, "MAX_GLOB_RESULTS", 40)
-    for index in range(search.MAX_GLOB_RESULTS + 50):
+    monkeypatch.setattr(glob_tool, "MAX_GLOB_RESULTS", 40)
+    for index in range(glob_tool.MAX_GLOB_RESULTS + 50):
         (ctx.root / f"f{index:04}.txt").write_text("")
     result = await glob(ctx, pattern="*.txt")
-    assert len(paths_of(result)) == search.MAX_GLOB_RESULTS
-    assert f"{search.MAX_GLOB_RESULTS + 50} files match" in result.content
+    assert len(paths_of(result)) == glob_tool.MAX_GLOB_RESULTS
+    assert f"{glob_tool.MAX_GLOB_RESULTS + 50} files match" in result.content
     assert "Narrow the pattern" in result.content
-    assert result.metadata["count"] == search.MAX_GLOB_RESULTS + 50
+    assert result.metadata["count"] == glob_tool.MAX_GLOB_RESULTS + 50
 
 
 async def test_glob_bounded_by_size(ctx: ToolContext, backend: bool) -> None:
@@ -301,14 +313,14 @@ async def test_grep_crlf_bom_and_long_lines(ctx: ToolContext, backend: bool) -> 
 async def test_grep_bounded(
     ctx: ToolContext, backend: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search, "MAX_GREP_MATCHES", 50)
-    write(ctx.root, "many.txt", "hit\n" * (search.MAX_GREP_MATCHES + 100))
+    monkeypatch.setattr(grep_tool, "MAX_GREP_MATCHES", 50)
+    write(ctx.root, "many.txt", "hit\n" * (grep_tool.MAX_GREP_MATCHES + 100))
     write(ctx.root, "z.txt", "hit\n")
     result = await grep(ctx, pattern="hit")
     lines = result.content.splitlines()
-    assert len(lines) == search.MAX_GREP_MATCHES + 1
+    assert len(lines) == grep_tool.MAX_GREP_MATCHES + 1
     assert lines[0] == "many.txt:1: hit"
-    assert lines[search.MAX_GREP_MATCHES - 1] == f"many.txt:{search.MAX_GREP_MATCHES}: hit"
+    assert lines[grep_tool.MAX_GREP_MATCHES - 1] == f"many.txt:{grep_tool.MAX_GREP_MATCHES}: hit"
     assert "there are more" in lines[-1]
     assert result.metadata["more"] is True
 
@@ -317,7 +329,7 @@ async def test_grep_stops_a_busy_ripgrep(
     ctx: ToolContext, backend: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stopping at the cap while rg still has megabytes to write neither hangs nor leaks."""
-    monkeypatch.setattr(search, "_UNSORTED_LIMIT", 100)  # the unsorted run is stopped too
+    monkeypatch.setattr(search_rg, "UNSORTED_LIMIT", 100)  # the unsorted run is stopped too
     for index in range(4):
         write(ctx.root, f"big{index}.txt", ("hit " + "z" * 1000 + "\n") * 2000)
     for _ in range(3):
@@ -356,7 +368,7 @@ async def test_grep_lookaround_works_on_both_backends(ctx: ToolContext, backend:
 
 async def test_timeout(ctx: ToolContext, backend: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     write(ctx.root, "a.txt", "x\n")
-    monkeypatch.setattr(search, "SEARCH_TIMEOUT", 0.0)
+    monkeypatch.setattr(search_budget, "SEARCH_TIMEOUT", 0.0)
     with pytest.raises(ToolError, match=r"grep timed out after 0s; narrow it"):
         await grep(ctx, pattern="x")
     with pytest.raises(ToolError, match=r"glob timed out after 0s"):
@@ -404,7 +416,7 @@ async def test_a_special_gitignore_is_not_read(ctx: ToolContext, make_fifo: Make
 
 @needs_rg
 async def test_grep_reports_backend(ctx: ToolContext, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "USE_RIPGREP", True)
+    monkeypatch.setattr(search_rg, "USE_RIPGREP", True)
     monkeypatch.delenv(search.NO_RIPGREP_ENV, raising=False)
     write(ctx.root, "a.txt", "x\n")
     assert (await grep(ctx, pattern="x")).metadata["backend"] == "ripgrep"
@@ -484,7 +496,7 @@ async def run_both(
 ) -> tuple[str, str]:
     out = []
     for use_rg in (True, False):
-        monkeypatch.setattr(search, "USE_RIPGREP", use_rg)
+        monkeypatch.setattr(search_rg, "USE_RIPGREP", use_rg)
         result = await tool().run(dict(args), ctx)
         out.append(result.content)
     return out[0], out[1]
@@ -530,7 +542,7 @@ async def test_parity_when_capped(
     """The first 500 matches are the same 500 on both backends, whether rg's parallel output
     is sorted here or (with more matches than that limit) rg sorts them itself."""
     monkeypatch.delenv(search.NO_RIPGREP_ENV, raising=False)
-    monkeypatch.setattr(search, "_UNSORTED_LIMIT", unsorted_limit)
+    monkeypatch.setattr(search_rg, "UNSORTED_LIMIT", unsorted_limit)
     make_tree(ctx.root, git=False)
     for args in ({"pattern": "line"}, {"pattern": "line", "glob": "pkg[12]/**/*.py"}):
         with_rg, without = await run_both(ctx, monkeypatch, GrepTool, args)
