@@ -548,3 +548,9 @@ async def test_parity_when_capped(
         with_rg, without = await run_both(ctx, monkeypatch, GrepTool, args)
         assert with_rg == without
         assert "there are more" in with_rg
+
+
+async def test_a_long_matching_line_says_how_much_was_cut(ctx: ToolContext, backend: bool) -> None:
+    write(ctx.root, "min.js", "needle" + "x" * 9_994 + "\n")
+    result = await grep(ctx, pattern="needle")
+    assert "… [9600 more characters]" in result.content  # 10,000 characters, 400 shown

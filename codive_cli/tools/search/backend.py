@@ -38,6 +38,13 @@ class Matches:
         self.items.append((rel, number, _truncate_line(text)))
         return True
 
+    def adopt(self, items: list[tuple[str, int, str]]) -> None:
+        """Take matches another `Matches` recorded (already cut: cutting twice would
+        count the characters of the first cut's text, not the line's)."""
+        room = self.limit - len(self.items)
+        self.items.extend(items[:room])
+        self.more = self.more or len(items) > room
+
 
 def _truncate_line(text: str) -> str:
     if len(text) <= MAX_MATCH_LINE_CHARS:

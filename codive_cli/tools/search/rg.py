@@ -139,9 +139,7 @@ class RipgrepBackend:
             await self._run([*args, "--sort", "path"], scope, paths, matches)
             return
         loose.items.sort(key=lambda item: (sort_key(item[0]), item[1]))
-        for item in loose.items:
-            if not matches.add(*item):
-                return
+        matches.adopt(loose.items)
 
     async def _run(self, args: list[str], scope: Scope, paths: list[str], into: Matches) -> None:
         run = RgRun(self.rg, [*args, "--", *paths], scope.root)
