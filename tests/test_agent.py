@@ -10,6 +10,7 @@ import pytest
 
 from codive_cli.agent.loop import Agent, ToolFinished, ToolStarted
 from codive_cli.errors import Overloaded
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import Approval, ApprovalRequest, Policy
 from codive_cli.provider import ChatMessage
 from codive_cli.providers import anthropic, openai
@@ -66,7 +67,7 @@ def make_agent(
     provider = ScriptedProvider()
     provider.enqueue(*replies)
     events: list[object] = []
-    context = ToolContext(tmp_path, guard=None, secrets=(SECRET,))
+    context = ToolContext(tmp_path, guard=WorkspaceGuard(tmp_path), secrets=(SECRET,))
     kwargs.setdefault("policy", Policy("full"))
     agent = Agent(
         provider,
@@ -258,7 +259,7 @@ async def test_secrets_never_reach_the_model(
 
 async def test_bash_reports_exit_code_and_kills_on_timeout(tmp_path: Path) -> None:
     tool = BashTool()
-    context = ToolContext(tmp_path, guard=None)
+    context = ToolContext(tmp_path, guard=WorkspaceGuard(tmp_path))
     ok = await tool.run({"command": "echo out; echo err >&2; exit 3"}, context)
     assert ok.is_error and "out" in ok.content and "err" in ok.content
     assert ok.metadata["exit_code"] == 3

@@ -26,8 +26,10 @@ from codive_cli.tools.files import (
     ListDirTool,
     ReadFileTool,
     WriteFileTool,
+    atomic,
     atomic_write,
 )
+from codive_cli.tools.files import listing as list_dir_module
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ async def listing(ctx: ToolContext, **arguments: Any) -> ToolResult:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return [name for name in os.listdir(folder) if name.endswith(files._TEMP_SUFFIX)]
+    return [name for name in os.listdir(folder) if name.endswith(atomic._TEMP_SUFFIX)]
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -546,14 +548,14 @@ async def test_list_dir(ctx: ToolContext) -> None:
 async def test_list_dir_bounded_and_errors(
     ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "MAX_LIST_ENTRIES", 30)
+    monkeypatch.setattr(list_dir_module, "MAX_LIST_ENTRIES", 30)
     folder = ctx.root / "many"
     folder.mkdir()
-    for index in range(files.MAX_LIST_ENTRIES + 5):
+    for index in range(list_dir_module.MAX_LIST_ENTRIES + 5):
         (folder / f"f{index:05}").write_text("")
     result = await listing(ctx, path="many")
     lines = result.content.splitlines()
-    assert len(lines) == files.MAX_LIST_ENTRIES + 2
+    assert len(lines) == list_dir_module.MAX_LIST_ENTRIES + 2
     assert lines[-1].startswith("... 5 more entries not shown")
     (ctx.root / "file.txt").write_text("")
     with pytest.raises(ToolError, match="is a file, not a folder; use read_file"):

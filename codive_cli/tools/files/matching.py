@@ -199,7 +199,7 @@ def _not_found(shown: str, text: str, old: str) -> ToolError:
 
 
 @dataclass
-class _EditOutcome:
+class EditOutcome:
     text: str
     first_line: int  # 1-based, of the first replaced line in the new text
     last_line: int
@@ -207,13 +207,13 @@ class _EditOutcome:
     tolerant: bool
 
 
-def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> _EditOutcome:
+def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     positions = _occurrences(text, old)
     if len(positions) == 1 or (positions and replace_all):
         first = _line_of(text, positions[0])
         updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
         last = first + new.rstrip("\n").count("\n")
-        return _EditOutcome(updated, first, last, len(positions), False)
+        return EditOutcome(updated, first, last, len(positions), False)
     if positions:
         lines = sorted({_line_of(text, p) for p in positions})
         listed = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
@@ -225,7 +225,7 @@ def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> 
     return _tolerant_edit(shown, text, old, new)
 
 
-def _tolerant_edit(shown: str, text: str, old: str, new: str) -> _EditOutcome:
+def _tolerant_edit(shown: str, text: str, old: str, new: str) -> EditOutcome:
     old_norm = old.replace("\r\n", "\n")
     old_lines = _split_old(old_norm)
     old_keys = [_key(line) for line in old_lines]
@@ -268,7 +268,7 @@ def _tolerant_edit(shown: str, text: str, old: str, new: str) -> _EditOutcome:
         replacement = [line + "\r" for line in replacement]
     updated = "\n".join([*file_lines[:start], *replacement, *file_lines[start + size :]])
     last = start + max(1, len(replacement))
-    return _EditOutcome(updated, start + 1, last, 1, True)
+    return EditOutcome(updated, start + 1, last, 1, True)
 
 
 def edited_snippet(text: str, first: int, last: int, context: int = 3, limit: int = 60) -> str:
