@@ -9,8 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from codive_cli.policy.guard import WorkspaceGuard
-from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext
+from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError
 from codive_cli.tools.bash import BashTool
 from tests.scripted_server import ScriptedServer
 from tests.test_agent_cli import CODIVE, tool_results, workspace
@@ -94,3 +96,10 @@ def test_complete_goes_on_after_a_command_that_leaves_a_job_running(tmp_path: Pa
     assert not is_error and "started" in content and "[exit code 0]" in content
     assert "background jobs are stopped when the command ends" in content
     assert not alive(int((work / "job.pid").read_text()))
+
+
+async def test_timeout_must_be_a_positive_number(tmp_path: Path) -> None:
+    for timeout, problem in ((0, "positive number"), ("5", "must be a number")):
+        with pytest.raises(ToolError, match=problem):
+            await BashTool().run({"command": "true", "timeout": timeout}, context(tmp_path))
+    assert "(default 120, at most 600)" in BashTool.description

@@ -562,3 +562,22 @@ async def test_list_dir_bounded_and_errors(
         await listing(ctx, path="file.txt")
     with pytest.raises(ToolError, match="Did you mean: many"):
         await listing(ctx, path="mnay")
+
+
+async def test_direct_calls_with_wrong_types_fail_as_tool_errors(ctx: ToolContext) -> None:
+    # The agent checks types against the schema first; a direct call still fails cleanly.
+    (ctx.root / "a.txt").write_text("abc\n")
+    with pytest.raises(ToolError, match="offset must be an integer, not '2'"):
+        await read(ctx, path="a.txt", offset="2")
+    with pytest.raises(ToolError, match="path must be a string, not 3"):
+        await listing(ctx, path=3)
+    with pytest.raises(ToolError, match="replace_all must be true or false"):
+        await edit(ctx, path="a.txt", old_string="abc", new_string="x", replace_all=None)
+    assert (await read(ctx, path="a.txt", offset=None, limit=None)).content == "     1\tabc"
+
+
+def test_descriptions_come_from_markdown_with_the_limits_filled_in() -> None:
+    for tool in (ReadFileTool, WriteFileTool, EditFileTool, ListDirTool):
+        assert "$" not in tool.description and tool.description == tool.description.strip()
+    assert f"up to {files.MAX_READ_LINES} lines" in ReadFileTool.description
+    assert f"At most {files.MAX_LIST_ENTRIES} entries" in ListDirTool.description

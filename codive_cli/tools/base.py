@@ -104,10 +104,11 @@ def describe_from(package: str, name: str, **values: object) -> str:
     return string.Template(text).substitute(values) if values else text
 
 
-# Accessors for the arguments of a call. The agent has already checked every call against
-# the tool's schema (check_arguments): these give tools typed values, and keep a direct call
-# with wrong types (a test, a plugin) failing as a ToolError. null counts as absent there,
-# so it is handled here.
+# Typed access to a call's arguments. check_arguments, which the agent runs before every
+# call, is the one type check the model's calls get; these hand tools typed values, and a
+# direct call (a test, a plugin) with a wrong type still fails as a ToolError. Tools keep
+# only the semantic checks (ranges, non-empty). check_arguments lets null through, so each
+# accessor says what null means.
 
 T = TypeVar("T")
 
@@ -130,7 +131,7 @@ def optional(arguments: Mapping[str, Any], name: str, kind: type[T]) -> T | None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)  # JSON has one number type
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ToolError(f"{name} must be {_WORDS[kind]}, not {value!r}")
+        raise ToolError(f"{name} must be {_WORDS.get(kind, kind.__name__)}, not {value!r}")
     return value
 
 

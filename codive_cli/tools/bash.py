@@ -100,7 +100,6 @@ class BashTool(Tool):
         context.progress = output  # the loop reads partial output if we are interrupted
         argv = ["bash", "-c", command]
         wrapped = _in_sandbox(argv, arguments, context)
-        sandboxed = wrapped is not None
         async with _Shell(wrapped or argv, context.root, context.secrets) as shell:
             pump = asyncio.ensure_future(shell.pump(output))
             try:
@@ -121,18 +120,23 @@ class BashTool(Tool):
             # it would hold the output open (and the call) until the timeout.
             stopped = await _stop_leftovers(shell.process.pid)
             await _drain(pump)
-        text = output.text()
-        body = f"{text}\n[exit code {code}]" if text else f"[exit code {code}, no output]"
-        metadata: dict[str, Any] = {"exit_code": code}
-        if stopped:
-            body += f"\n[{BACKGROUND_NOTE}]"
-            metadata["background_stopped"] = True
-        if sandboxed and code != 0 and sandbox_denied(text):
-            body += f"\n{SANDBOX_DENIED_HINT}"
-            metadata["sandbox_denied"] = True
-        if sandboxed:
-            metadata["sandboxed"] = True
-        return ToolResult(body, is_error=code != 0, metadata=metadata)
+        return _finished(output.text(), code, stopped=stopped, sandboxed=wrapped is not None)
+
+
+def _finished(text: str, code: int, *, stopped: bool, sandboxed: bool) -> ToolResult:
+    """The result of a command that ended: its output, exit code, and notes on what
+    happened around it."""
+    body = f"{text}\n[exit code {code}]" if text else f"[exit code {code}, no output]"
+    metadata: dict[str, Any] = {"exit_code": code}
+    if stopped:
+        body += f"\n[{BACKGROUND_NOTE}]"
+        metadata["background_stopped"] = True
+    if sandboxed and code != 0 and sandbox_denied(text):
+        body += f"\n{SANDBOX_DENIED_HINT}"
+        metadata["sandbox_denied"] = True
+    if sandboxed:
+        metadata["sandboxed"] = True
+    return ToolResult(body, is_error=code != 0, metadata=metadata)
 
 
 class _Shell:
