@@ -11,6 +11,7 @@ import pytest
 from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.agent.loop import Agent
 from codive_cli.errors import Overloaded
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import (
     Approval,
     ApprovalRequest,
@@ -90,7 +91,7 @@ def make_agent(
 ) -> tuple[Agent, ScriptedProvider, Recorder]:
     provider = ScriptedProvider()
     provider.enqueue(*replies)
-    context = ToolContext(tmp_path, guard=None, secrets=(SECRET,))
+    context = ToolContext(tmp_path, guard=WorkspaceGuard(tmp_path), secrets=(SECRET,))
     kwargs.setdefault("policy", Policy("full"))
     agent = Agent(
         provider,
@@ -281,7 +282,7 @@ async def test_secrets_never_reach_the_model(
 
 async def test_bash_reports_exit_code_and_kills_on_timeout(tmp_path: Path) -> None:
     tool = BashTool()
-    context = ToolContext(tmp_path, guard=None)
+    context = ToolContext(tmp_path, guard=WorkspaceGuard(tmp_path))
     ok = await tool.run({"command": "echo out; echo err >&2; exit 3"}, context)
     assert ok.is_error and "out" in ok.content and "err" in ok.content
     assert ok.metadata["exit_code"] == 3

@@ -9,7 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext
+import pytest
+
+from codive_cli.policy.guard import WorkspaceGuard
+from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError
 from codive_cli.tools.bash import BashTool
 from tests.scripted_server import ScriptedServer
 from tests.test_agent_cli import CODIVE, tool_results, workspace
@@ -28,10 +31,14 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def context(tmp_path: Path) -> ToolContext:
+    return ToolContext(tmp_path, guard=WorkspaceGuard(tmp_path))
+
+
 async def test_a_background_job_neither_blocks_the_command_nor_outlives_it(
     tmp_path: Path,
 ) -> None:
-    result = await BashTool().run(BACKGROUND, ToolContext(tmp_path, guard=None))
+    result = await BashTool().run(BACKGROUND, context(tmp_path))
     assert result.metadata == {"exit_code": 0, "background_stopped": True}
     assert not result.is_error
     assert result.content.startswith("started\n")
@@ -40,9 +47,7 @@ async def test_a_background_job_neither_blocks_the_command_nor_outlives_it(
 
 
 async def test_a_command_without_background_jobs_gets_no_note(tmp_path: Path) -> None:
-    result = await BashTool().run(
-        {"command": "(echo inner) & wait; echo outer"}, ToolContext(tmp_path, guard=None)
-    )
+    result = await BashTool().run({"command": "(echo inner) & wait; echo outer"}, context(tmp_path))
     assert result.content == "inner\nouter\n\n[exit code 0]"
     assert result.metadata == {"exit_code": 0}
 
@@ -52,7 +57,7 @@ async def test_a_process_that_left_the_group_does_not_hold_the_call(tmp_path: Pa
         "setsid sh -c 'echo $$ > escaped.pid; exec sleep 300' & "
         "until [ -s escaped.pid ]; do sleep 0.01; done; echo started"
     )
-    result = await BashTool().run({"command": command}, ToolContext(tmp_path, guard=None))
+    result = await BashTool().run({"command": command}, context(tmp_path))
     escaped = int((tmp_path / "escaped.pid").read_text())
     try:
         assert result.content == "started\n\n[exit code 0]"
@@ -62,7 +67,7 @@ async def test_a_process_that_left_the_group_does_not_hold_the_call(tmp_path: Pa
 
 async def test_output_is_capped_head_and_tail(tmp_path: Path) -> None:
     command = "echo FIRST; head -c 200000 /dev/zero | tr '\\0' x; echo; echo LAST; exit 4"
-    result = await BashTool().run({"command": command}, ToolContext(tmp_path, guard=None))
+    result = await BashTool().run({"command": command}, context(tmp_path))
     assert result.is_error and result.metadata["exit_code"] == 4
     assert result.content.startswith("FIRST\n") and result.content.endswith("LAST\n\n[exit code 4]")
     assert "bytes of output omitted" in result.content
@@ -91,3 +96,10 @@ def test_complete_goes_on_after_a_command_that_leaves_a_job_running(tmp_path: Pa
     assert not is_error and "started" in content and "[exit code 0]" in content
     assert "background jobs are stopped when the command ends" in content
     assert not alive(int((work / "job.pid").read_text()))
+
+
+async def test_timeout_must_be_a_positive_number(tmp_path: Path) -> None:
+    for timeout, problem in ((0, "positive number"), ("5", "must be a number")):
+        with pytest.raises(ToolError, match=problem):
+            await BashTool().run({"command": "true", "timeout": timeout}, context(tmp_path))
+    assert "(default 120, at most 600)" in BashTool.description

@@ -26,8 +26,10 @@ from codive_cli.tools.files import (
     ListDirTool,
     ReadFileTool,
     WriteFileTool,
+    atomic,
     atomic_write,
 )
+from codive_cli.tools.files import listing as list_dir_module
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ async def listing(ctx: ToolContext, **arguments: Any) -> ToolResult:
 
 
 def leftovers(folder: Path) -> list[str]:
-    return [name for name in os.listdir(folder) if name.endswith(files._TEMP_SUFFIX)]
+    return [name for name in os.listdir(folder) if name.endswith(atomic._TEMP_SUFFIX)]
 
 
 # -- schemas ----------------------------------------------------------------------------------
@@ -546,17 +548,36 @@ async def test_list_dir(ctx: ToolContext) -> None:
 async def test_list_dir_bounded_and_errors(
     ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(files, "MAX_LIST_ENTRIES", 30)
+    monkeypatch.setattr(list_dir_module, "MAX_LIST_ENTRIES", 30)
     folder = ctx.root / "many"
     folder.mkdir()
-    for index in range(files.MAX_LIST_ENTRIES + 5):
+    for index in range(list_dir_module.MAX_LIST_ENTRIES + 5):
         (folder / f"f{index:05}").write_text("")
     result = await listing(ctx, path="many")
     lines = result.content.splitlines()
-    assert len(lines) == files.MAX_LIST_ENTRIES + 2
+    assert len(lines) == list_dir_module.MAX_LIST_ENTRIES + 2
     assert lines[-1].startswith("... 5 more entries not shown")
     (ctx.root / "file.txt").write_text("")
     with pytest.raises(ToolError, match="is a file, not a folder; use read_file"):
         await listing(ctx, path="file.txt")
     with pytest.raises(ToolError, match="Did you mean: many"):
         await listing(ctx, path="mnay")
+
+
+async def test_direct_calls_with_wrong_types_fail_as_tool_errors(ctx: ToolContext) -> None:
+    # The agent checks types against the schema first; a direct call still fails cleanly.
+    (ctx.root / "a.txt").write_text("abc\n")
+    with pytest.raises(ToolError, match="offset must be an integer, not '2'"):
+        await read(ctx, path="a.txt", offset="2")
+    with pytest.raises(ToolError, match="path must be a string, not 3"):
+        await listing(ctx, path=3)
+    with pytest.raises(ToolError, match="replace_all must be true or false"):
+        await edit(ctx, path="a.txt", old_string="abc", new_string="x", replace_all=None)
+    assert (await read(ctx, path="a.txt", offset=None, limit=None)).content == "     1\tabc"
+
+
+def test_descriptions_come_from_markdown_with_the_limits_filled_in() -> None:
+    for tool in (ReadFileTool, WriteFileTool, EditFileTool, ListDirTool):
+        assert "$" not in tool.description and tool.description == tool.description.strip()
+    assert f"up to {files.MAX_READ_LINES} lines" in ReadFileTool.description
+    assert f"At most {files.MAX_LIST_ENTRIES} entries" in ListDirTool.description

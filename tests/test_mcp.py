@@ -17,6 +17,7 @@ import pytest
 import pytest_asyncio
 
 from codive_cli.agent.loop import Agent
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import Policy
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.settings.schema import McpServerSettings
@@ -58,7 +59,7 @@ def demo_children(label: str = "") -> set[int]:
 
 
 def context(tmp_path: Path) -> ToolContext:
-    return ToolContext(tmp_path, guard=None)
+    return ToolContext(tmp_path, guard=WorkspaceGuard(tmp_path))
 
 
 # A stdio server without the SDK (so it starts at once): it answers the handshake and
@@ -436,6 +437,6 @@ async def test_a_third_party_server_from_pypi() -> None:
         assert errors == []
         assert "mcp__time__get_current_time" in by_name
         result = await by_name["mcp__time__get_current_time"].run(
-            {"timezone": "UTC"}, ToolContext(Path.cwd(), guard=None)
+            {"timezone": "UTC"}, ToolContext(Path.cwd(), guard=WorkspaceGuard(Path.cwd()))
         )
     assert not result.is_error and "UTC" in result.content

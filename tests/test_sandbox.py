@@ -325,7 +325,7 @@ async def test_mcp_stdio_servers_run_in_the_workspace_write_policy(
                 {"demo": settings}, stack, on_error=errors.append, sandbox=sandbox_for(work, bwrap)
             )
             [write] = [tool for tool in tools if tool.name == "mcp__demo__write"]
-            context = ToolContext(work, None)
+            context = ToolContext(work, WorkspaceGuard(work))
             inside = await write.run({"path": str(work / "note.txt")}, context)
             away = await write.run({"path": str(outside)}, context)
         assert errors == [] and inside.content == "wrote"

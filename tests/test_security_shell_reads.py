@@ -289,7 +289,7 @@ async def test_commands_get_no_credential_in_their_environment(
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_0123456789abcdef")
     monkeypatch.setenv("ODDLY_NAMED", "sk-endpoint-key-0123")  # an api_key_env codive knows
     monkeypatch.setenv("HARMLESS_SETTING", "stays")
-    context = ToolContext(tmp_path, None, secrets=("sk-endpoint-key-0123",))
+    context = ToolContext(tmp_path, WorkspaceGuard(tmp_path), secrets=("sk-endpoint-key-0123",))
     result = await BashTool().run({"command": "env"}, context)
     for value in ("gsk-groq", "aws-0123", "ghp_0123", "sk-endpoint-key"):
         assert value not in result.content

@@ -5,12 +5,20 @@ from __future__ import annotations
 import abc
 import os
 import stat
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
-from typing import IO, Any, ClassVar, Literal
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
 from codive_cli.policy.credentials import redact as redact  # tools import it from here
 from codive_cli.provider import ToolDefinition
+
+if TYPE_CHECKING:  # the policy layer imports this module
+    from codive_cli.policy.guard import WorkspaceGuard
+    from codive_cli.policy.permissions import Policy
+    from codive_cli.policy.sandbox import Sandbox
 
 ToolKind = Literal["read", "edit", "execute"]
 
@@ -32,21 +40,27 @@ class ToolResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+class Progress(Protocol):
+    """A running tool's output so far."""
+
+    def text(self) -> str: ...
+
+
 @dataclass
 class ToolContext:
     """What tools may use: the workspace (its root never comes from tool arguments)."""
 
     root: Path
-    guard: Any  # codive_cli.policy.guard.WorkspaceGuard
+    guard: WorkspaceGuard
     secrets: tuple[str, ...] = ()  # strings that must never appear in a result (API keys)
-    progress: Any = None  # a running tool's partial output (bash sets it), for interruptions
-    policy: Any = None  # the one current Policy: every permission fact is read from it
-    sandbox: Any = None  # codive_cli.policy.sandbox.Sandbox: where commands run
+    progress: Progress | None = None  # a running tool's partial output, for interruptions
+    policy: Policy | None = None  # the one current Policy: every permission fact is read from it
+    sandbox: Sandbox | None = None  # where commands run
 
     @property
     def allow_secrets(self) -> bool:
         """Full mode: files that may hold secrets are searched too (follows /permissions)."""
-        return getattr(self.policy, "mode", None) == "full"
+        return self.policy is not None and self.policy.mode == "full"
 
 
 class Tool(abc.ABC):
@@ -83,11 +97,49 @@ def truncate(text: str, limit: int = MAX_RESULT_CHARS, *, keep: str = "head") ->
     return text[:limit] + f"\n[{omitted} more characters truncated]"
 
 
-def require_string(arguments: dict[str, Any], name: str) -> str:
+def describe_from(package: str, name: str, **values: object) -> str:
+    """A tool's description: the Markdown file `name` beside its module, stripped, with
+    `${NAME}` placeholders filled from `values` (the limits the text quotes)."""
+    text = resources.files(package).joinpath(name).read_text(encoding="utf-8").strip()
+    return string.Template(text).substitute(values) if values else text
+
+
+# Typed access to a call's arguments. check_arguments, which the agent runs before every
+# call, is the one type check the model's calls get; these hand tools typed values, and a
+# direct call (a test, a plugin) with a wrong type still fails as a ToolError. Tools keep
+# only the semantic checks (ranges, non-empty). check_arguments lets null through, so each
+# accessor says what null means.
+
+T = TypeVar("T")
+
+_WORDS: dict[type, str] = {str: "a string", int: "an integer", float: "a number"}
+
+
+def require_string(arguments: Mapping[str, Any], name: str) -> str:
     """A required string argument, or an error the model can act on."""
     value = arguments.get(name)
     if not isinstance(value, str):
         raise ToolError(f"{name} is required and must be a string")
+    return value
+
+
+def optional(arguments: Mapping[str, Any], name: str, kind: type[T]) -> T | None:
+    """An optional string, integer or number argument; None when absent or null."""
+    value = arguments.get(name)
+    if value is None:
+        return None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # JSON has one number type
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ToolError(f"{name} must be {_WORDS.get(kind, kind.__name__)}, not {value!r}")
+    return value
+
+
+def flag(arguments: Mapping[str, Any], name: str) -> bool:
+    """An optional boolean argument, false when absent; null is an error, not a guess."""
+    value = arguments.get(name, False)
+    if not isinstance(value, bool):
+        raise ToolError(f"{name} must be true or false")
     return value
 
 

@@ -11,7 +11,15 @@ from typing import Any, ClassVar
 
 from codive_cli.policy.credentials import scrubbed_environment
 from codive_cli.policy.sandbox import SANDBOX_DENIED_HINT, sandbox_denied
-from codive_cli.tools.base import MAX_RESULT_CHARS, Tool, ToolContext, ToolError, ToolResult
+from codive_cli.tools.base import (
+    MAX_RESULT_CHARS,
+    Tool,
+    ToolContext,
+    ToolError,
+    ToolResult,
+    describe_from,
+    optional,
+)
 
 DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 600.0
@@ -54,17 +62,12 @@ class Output:
 class BashTool(Tool):
     name: ClassVar[str] = "bash"
     kind = "execute"
-    description: ClassVar[str] = (
-        "Run a shell command with bash in the workspace root and return its exit code and "
-        "combined stdout/stderr. Use it to build, run tests, use git, and inspect the system. "
-        "There is no terminal and no input: commands that wait for input or open an editor "
-        "fail, so pass flags such as --yes / --no-edit / -y. Each call starts a fresh shell "
-        "in the workspace root (cd does not carry over; chain with &&). Output is capped at "
-        f"{MAX_RESULT_CHARS} characters (head and tail kept). The command is killed, with "
-        f"everything it started, after `timeout` seconds (default {DEFAULT_TIMEOUT:.0f}, "
-        f"at most {MAX_TIMEOUT:.0f}). Background jobs (`&`) are stopped when the command "
-        "ends, so start a server and use it in the same command. Prefer read_file, grep and "
-        "glob for reading and searching files."
+    description: ClassVar[str] = describe_from(
+        __package__,
+        "bash.md",
+        MAX_RESULT_CHARS=MAX_RESULT_CHARS,
+        DEFAULT_TIMEOUT=f"{DEFAULT_TIMEOUT:.0f}",
+        MAX_TIMEOUT=f"{MAX_TIMEOUT:.0f}",
     )
     parameters: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -89,17 +92,15 @@ class BashTool(Tool):
         return []
 
     async def run(self, arguments: dict[str, Any], context: ToolContext) -> ToolResult:
-        command = arguments.get("command")
-        if not isinstance(command, str) or not command.strip():
+        command = optional(arguments, "command", str)
+        if command is None or not command.strip():
             raise ToolError("`command` must be a non-empty string")
-        timeout = _timeout(arguments.get("timeout"))
+        timeout = _timeout(optional(arguments, "timeout", float))
         output = Output()
         context.progress = output  # the loop reads partial output if we are interrupted
         argv = ["bash", "-c", command]
-        sandboxed = _sandboxed(arguments, context)
-        if sandboxed:
-            argv = context.sandbox.wrap(argv, context.policy.mode)
-        async with _Shell(argv, context.root, context.secrets) as shell:
+        wrapped = _in_sandbox(argv, arguments, context)
+        async with _Shell(wrapped or argv, context.root, context.secrets) as shell:
             pump = asyncio.ensure_future(shell.pump(output))
             try:
                 code = await asyncio.wait_for(shell.process.wait(), timeout)
@@ -119,18 +120,23 @@ class BashTool(Tool):
             # it would hold the output open (and the call) until the timeout.
             stopped = await _stop_leftovers(shell.process.pid)
             await _drain(pump)
-        text = output.text()
-        body = f"{text}\n[exit code {code}]" if text else f"[exit code {code}, no output]"
-        metadata: dict[str, Any] = {"exit_code": code}
-        if stopped:
-            body += f"\n[{BACKGROUND_NOTE}]"
-            metadata["background_stopped"] = True
-        if sandboxed and code != 0 and sandbox_denied(text):
-            body += f"\n{SANDBOX_DENIED_HINT}"
-            metadata["sandbox_denied"] = True
-        if sandboxed:
-            metadata["sandboxed"] = True
-        return ToolResult(body, is_error=code != 0, metadata=metadata)
+        return _finished(output.text(), code, stopped=stopped, sandboxed=wrapped is not None)
+
+
+def _finished(text: str, code: int, *, stopped: bool, sandboxed: bool) -> ToolResult:
+    """The result of a command that ended: its output, exit code, and notes on what
+    happened around it."""
+    body = f"{text}\n[exit code {code}]" if text else f"[exit code {code}, no output]"
+    metadata: dict[str, Any] = {"exit_code": code}
+    if stopped:
+        body += f"\n[{BACKGROUND_NOTE}]"
+        metadata["background_stopped"] = True
+    if sandboxed and code != 0 and sandbox_denied(text):
+        body += f"\n{SANDBOX_DENIED_HINT}"
+        metadata["sandbox_denied"] = True
+    if sandboxed:
+        metadata["sandboxed"] = True
+    return ToolResult(body, is_error=code != 0, metadata=metadata)
 
 
 class _Shell:
@@ -185,24 +191,29 @@ class _Shell:
             output.add(chunk)
 
 
-def _sandboxed(arguments: dict[str, Any], context: ToolContext) -> bool:
-    """Whether this call runs in the sandbox: always, in a sandboxed mode, unless the person
-    approved `unsandboxed` (the policy asks for that every time)."""
+def _in_sandbox(
+    argv: list[str], arguments: dict[str, Any], context: ToolContext
+) -> list[str] | None:
+    """`argv` wrapped in the sandbox, or None when the call runs outside it. It runs inside
+    always, in a sandboxed mode, unless the person approved `unsandboxed` (the policy asks
+    for that every time)."""
     sandbox, policy = context.sandbox, context.policy
     if sandbox is None or policy is None or not sandbox.applies(policy.mode):
-        return False
+        return None
     if arguments.get("unsandboxed") is True:
-        return False
+        return None
     # With no sandbox to be had, the policy asked the person about every command.
-    return bool(sandbox.available)
+    if not sandbox.available:
+        return None
+    return sandbox.wrap(argv, policy.mode)
 
 
-def _timeout(value: Any) -> float:
+def _timeout(value: float | None) -> float:
     if value is None:
         return DEFAULT_TIMEOUT
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+    if value <= 0:
         raise ToolError("`timeout` must be a positive number of seconds")
-    return min(float(value), MAX_TIMEOUT)
+    return min(value, MAX_TIMEOUT)
 
 
 def environment(secrets: tuple[str, ...] = ()) -> dict[str, str]:

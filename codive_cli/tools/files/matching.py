@@ -75,28 +75,11 @@ def _reindent(
     pairs = [(_indent(o), _indent(r)) for o, r in zip(old_lines, region, strict=True) if o.strip()]
     if not pairs or all(o == r for o, r in pairs):
         return list(new_lines)
-    mapping: dict[int, str] = {}
-    for old_indent, real in pairs:
-        width = _width(old_indent)
-        if width in mapping and mapping[width] != real:
-            raise _Reindent
-        mapping[width] = real
-    ordered = sorted(mapping.items())
-    real_widths = [_width(real) for _, real in ordered]
-    if any(b <= a for a, b in itertools.pairwise(real_widths)):
-        raise _Reindent
-    base_width = _width(pairs[0][0])
-    base_real = pairs[0][1]
+    mapping = _indent_mapping(pairs)
+    base_width, base_real = _width(pairs[0][0]), pairs[0][1]
     model_widths = [_width(_indent(line)) for line in [*old_lines, *new_lines] if line.strip()]
     model_unit = _common_step(model_widths, 4)
-    if "\t" in base_real:
-        unit = "\t"
-    elif base_real:
-        unit = " " * _common_step([_width(r) for _, r in ordered], 0) or _file_unit(file_lines)
-    else:
-        unit = _file_unit(file_lines)
-    if unit.strip(" ") == "" and "\t" in "".join(real for _, real in ordered):
-        unit = "\t"
+    unit = _real_unit(base_real, [real for _, real in sorted(mapping.items())], file_lines)
     result: list[str] = []
     for line in new_lines:
         if not line.strip():
@@ -116,6 +99,34 @@ def _reindent(
             real_levels = _width(base_real) // max(1, _width(unit))
             result.append(unit * max(0, real_levels - levels) + body)
     return result
+
+
+def _indent_mapping(pairs: Sequence[tuple[str, str]]) -> dict[int, str]:
+    """old_string's indentation widths to the file's real indentation; `_Reindent` unless
+    one width always maps to one indentation, and deeper to deeper."""
+    mapping: dict[int, str] = {}
+    for old_indent, real in pairs:
+        width = _width(old_indent)
+        if width in mapping and mapping[width] != real:
+            raise _Reindent
+        mapping[width] = real
+    real_widths = [_width(real) for _, real in sorted(mapping.items())]
+    if any(b <= a for a, b in itertools.pairwise(real_widths)):
+        raise _Reindent
+    return mapping
+
+
+def _real_unit(base_real: str, reals: Sequence[str], file_lines: Sequence[str]) -> str:
+    """One level of indentation in the region (`reals`, shallow to deep), else the file's."""
+    if "\t" in base_real:
+        unit = "\t"
+    elif base_real:
+        unit = " " * _common_step([_width(r) for r in reals], 0) or _file_unit(file_lines)
+    else:
+        unit = _file_unit(file_lines)
+    if unit.strip(" ") == "" and "\t" in "".join(reals):
+        unit = "\t"
+    return unit
 
 
 def _line_of(text: str, index: int) -> int:
@@ -199,7 +210,7 @@ def _not_found(shown: str, text: str, old: str) -> ToolError:
 
 
 @dataclass
-class _EditOutcome:
+class EditOutcome:
     text: str
     first_line: int  # 1-based, of the first replaced line in the new text
     last_line: int
@@ -207,13 +218,13 @@ class _EditOutcome:
     tolerant: bool
 
 
-def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> _EditOutcome:
+def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> EditOutcome:
     positions = _occurrences(text, old)
     if len(positions) == 1 or (positions and replace_all):
         first = _line_of(text, positions[0])
         updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
         last = first + new.rstrip("\n").count("\n")
-        return _EditOutcome(updated, first, last, len(positions), False)
+        return EditOutcome(updated, first, last, len(positions), False)
     if positions:
         lines = sorted({_line_of(text, p) for p in positions})
         listed = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
@@ -225,30 +236,12 @@ def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> 
     return _tolerant_edit(shown, text, old, new)
 
 
-def _tolerant_edit(shown: str, text: str, old: str, new: str) -> _EditOutcome:
+def _tolerant_edit(shown: str, text: str, old: str, new: str) -> EditOutcome:
     old_norm = old.replace("\r\n", "\n")
     old_lines = _split_old(old_norm)
-    old_keys = [_key(line) for line in old_lines]
     file_lines = text.split("\n")
-    if not any(old_keys):
-        raise _not_found(shown, text, old_norm)
-    keys = [_key(line) for line in file_lines]
-    size = len(old_keys)
-    starts = [
-        i
-        for i in range(len(keys) - size + 1)
-        if keys[i] == old_keys[0] and keys[i : i + size] == old_keys
-    ]
-    if not starts:
-        raise _not_found(shown, text, old_norm)
-    if len(starts) > 1:
-        ranges = ", ".join(f"{s + 1}-{s + size}" for s in starts[:10])
-        raise ToolError(
-            f"old_string was not found exactly in {shown}. Ignoring whitespace it matches "
-            f"{len(starts)} places (lines {ranges}), so nothing was changed: copy the exact "
-            "text from the file, with enough surrounding lines to make it unique."
-        )
-    start = starts[0]
+    start = _tolerant_start(shown, text, old_norm, old_lines)
+    size = len(old_lines)
     region = file_lines[start : start + size]
     new_lines = _split_old(new.replace("\r\n", "\n")) if new else []
     cr = [line.endswith("\r") for line in region]
@@ -268,7 +261,31 @@ def _tolerant_edit(shown: str, text: str, old: str, new: str) -> _EditOutcome:
         replacement = [line + "\r" for line in replacement]
     updated = "\n".join([*file_lines[:start], *replacement, *file_lines[start + size :]])
     last = start + max(1, len(replacement))
-    return _EditOutcome(updated, start + 1, last, 1, True)
+    return EditOutcome(updated, start + 1, last, 1, True)
+
+
+def _tolerant_start(shown: str, text: str, old: str, old_lines: Sequence[str]) -> int:
+    """The index of the one run of file lines that matches `old_lines` ignoring whitespace."""
+    old_keys = [_key(line) for line in old_lines]
+    if not any(old_keys):
+        raise _not_found(shown, text, old)
+    keys = [_key(line) for line in text.split("\n")]
+    size = len(old_keys)
+    starts = [
+        i
+        for i in range(len(keys) - size + 1)
+        if keys[i] == old_keys[0] and keys[i : i + size] == old_keys
+    ]
+    if not starts:
+        raise _not_found(shown, text, old)
+    if len(starts) > 1:
+        ranges = ", ".join(f"{s + 1}-{s + size}" for s in starts[:10])
+        raise ToolError(
+            f"old_string was not found exactly in {shown}. Ignoring whitespace it matches "
+            f"{len(starts)} places (lines {ranges}), so nothing was changed: copy the exact "
+            "text from the file, with enough surrounding lines to make it unique."
+        )
+    return starts[0]
 
 
 def edited_snippet(text: str, first: int, last: int, context: int = 3, limit: int = 60) -> str:
