@@ -23,6 +23,7 @@ from codive_cli.policy.shell import (
     rule_matches,
     split_command,
 )
+from codive_cli.policy.shell import parse as shell_parse
 
 ALLOW = ("git diff:*", "make test", "npm run lint", "pytest:*", "ls:*")
 DENY = ("git push:*", "rm -rf:*", "curl:*")
@@ -562,10 +563,10 @@ def test_split_command_flags() -> None:
 
 def test_parser_is_cached_and_imported_lazily() -> None:
     split_command("ls")
-    parser = shell._PARSER
+    parser = shell_parse._PARSER
     assert parser is not None
     split_command("pwd")
-    assert shell._PARSER is parser
+    assert shell_parse._PARSER is parser
     code = (
         "import sys, codive_cli.policy.shell as b; "
         "assert 'tree_sitter' not in sys.modules; "

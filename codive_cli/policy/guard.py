@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import stat
 import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from codive_cli.policy.secret_files import is_secret_path
 from codive_cli.tools.base import ToolError
 
 # Linux limits: PATH_MAX counts the terminating NUL, so a usable path has at most 4095 bytes.
@@ -80,69 +80,8 @@ class WorkspaceGuard:
         The result describes the file system at the moment of the call only (no protection
         against a symlink swapped in between this check and the tool's use of the path).
         """
-        if not isinstance(path, str):
-            raise ToolError(f"path must be a string, not {type(path).__name__}")
-        if path == "":
-            raise ToolError("path is empty: give a file or folder inside the workspace")
-        if "\x00" in path:
-            raise ToolError(f"path {path!r} contains a NUL byte")
-        _check_lengths(path, path)
-
-        current = "/" if path.startswith("/") else str(self.root)
-        pending: list[str] = _components(path)
-        pending.reverse()  # a stack: the next component is at the end
-        followed = 0
-
-        while pending:
-            name = pending.pop()
-            if name == ".":
-                continue
-            if name == "..":
-                current = os.path.dirname(current)
-                continue
-            candidate = os.path.join(current, name)
-            try:
-                info = os.lstat(candidate)
-            except (FileNotFoundError, NotADirectoryError):
-                # From here on nothing exists: append the rest as it is.
-                pending.append(name)
-                rest = [part for part in reversed(pending) if part != "."]
-                if ".." in rest:
-                    missing = os.path.join(current, rest[0])
-                    raise ToolError(
-                        f"path {path!r} uses '..' after {self.relative(Path(missing))!r}, "
-                        "which does not exist"
-                    ) from None
-                current = os.path.join(current, *rest)
-                break
-            except OSError as exc:
-                raise _os_error(path, exc) from None
-
-            if stat.S_ISLNK(info.st_mode):
-                followed += 1
-                if followed > MAX_SYMLINKS:
-                    raise ToolError(
-                        f"path {path!r}: too many levels of symbolic links (a symlink loop?)"
-                    )
-                try:
-                    target = os.readlink(candidate)
-                except OSError as exc:
-                    raise _os_error(path, exc) from None
-                _check_lengths(path, target)
-                if target.startswith("/"):
-                    current = "/"
-                parts = _components(target)
-                parts.reverse()
-                pending.extend(parts)
-                continue
-
-            current = candidate
-            if not stat.S_ISDIR(info.st_mode) and any(part != "." for part in pending):
-                raise ToolError(
-                    f"path {path!r} goes through {self.relative(Path(current))!r}, "
-                    "which is a file, not a folder"
-                )
-
+        _check_argument(path)
+        current = self._walk(path)
         resolved = Path(current)
         if not self._inside(resolved):
             shown = "" if resolved == Path(path) else f" (it resolves to {resolved})"
@@ -154,6 +93,53 @@ class WorkspaceGuard:
             )
         _check_lengths(path, current)
         return resolved
+
+    def _walk(self, path: str) -> str:
+        """The real location `path` names, found one component at a time as the kernel does;
+        it may be outside the root (the caller checks)."""
+        current = "/" if path.startswith("/") else str(self.root)
+        pending: list[str] = _components(path)
+        pending.reverse()  # a stack: the next component is at the end
+        followed = 0
+        while pending:
+            name = pending.pop()
+            if name == ".":
+                continue
+            if name == "..":
+                current = os.path.dirname(current)
+                continue
+            candidate = os.path.join(current, name)
+            info = _lstat(path, candidate)
+            if info is None:
+                pending.append(name)
+                return self._append_missing(path, current, pending)
+            if stat.S_ISLNK(info.st_mode):
+                followed += 1
+                if followed > MAX_SYMLINKS:
+                    raise ToolError(
+                        f"path {path!r}: too many levels of symbolic links (a symlink loop?)"
+                    )
+                current = _push_link_target(path, candidate, current, pending)
+                continue
+            current = candidate
+            if not stat.S_ISDIR(info.st_mode) and any(part != "." for part in pending):
+                raise ToolError(
+                    f"path {path!r} goes through {self.relative(Path(current))!r}, "
+                    "which is a file, not a folder"
+                )
+        return current
+
+    def _append_missing(self, path: str, current: str, pending: list[str]) -> str:
+        """From `current` on nothing exists: the rest of the path appended as it is, which
+        must hold no `..` (there is no real folder to go up from)."""
+        rest = [part for part in reversed(pending) if part != "."]
+        if ".." in rest:
+            missing = os.path.join(current, rest[0])
+            raise ToolError(
+                f"path {path!r} uses '..' after {self.relative(Path(missing))!r}, "
+                "which does not exist"
+            )
+        return os.path.join(current, *rest)
 
     def _inside(self, path: Path) -> bool:
         return path == self.root or self.root in path.parents
@@ -197,38 +183,9 @@ class WorkspaceGuard:
     # -- classifying -----------------------------------------------------------------------
 
     def is_secret(self, path: Path) -> bool:
-        """Whether `path` is a file that typically holds credentials or private keys."""
-        if str(path).startswith(_KERNEL_FOLDERS):
-            return True  # /proc/<pid>/environ, /proc/<pid>/mem and the like
-        parts = [part.lower() for part in Path(path).parts]
-        if not parts:
-            return False
-        name = parts[-1]
-        parents = parts[:-1]
-
-        if _is_env_file(name):
-            return True
-        if name in _SECRET_NAMES:
-            return True
-        if name.endswith(_SECRET_SUFFIXES):
-            return True
-        if name.startswith(("secrets.", "client_secret")):
-            return True
-        # Private SSH keys: id_rsa, id_ed25519_sk, id_github ... but not id_utils.py or *.pub.
-        if (
-            name.startswith("id_")
-            and not name.endswith(".pub")
-            and ("." not in name or _SSH_KEY.match(name) or ".ssh" in parents[-1:])
-        ):
-            return True
-        if any(folder in _SECRET_FOLDERS for folder in parents):
-            return True
-        if parents and (parents[-1], name) in _SECRET_IN_FOLDER:
-            return True
-        for index in range(len(parents) - 1):
-            if parents[index] == ".config" and parents[index + 1] == "gcloud":
-                return name in _GCLOUD_SECRETS or "legacy_credentials" in parents[index + 2 :]
-        return False
+        """Whether `path` is a file that typically holds credentials or private keys (by its
+        name and folders: codive_cli.policy.secret_files)."""
+        return is_secret_path(path)
 
     def is_protected(self, path: Path) -> bool:
         """Whether `path` is codive's own configuration, or git's, which file tools must not
@@ -286,6 +243,41 @@ def _is_own_or_git(path: Path) -> bool:
     return (
         names[-1:] == [PROJECT_CONFIG_NAME] or names[-1:] == [".gitattributes"] or ".git" in names
     )
+
+
+def _check_argument(path: str) -> None:
+    """Refuse what is no path at all: not a string, empty, a NUL byte, too long."""
+    if not isinstance(path, str):
+        raise ToolError(f"path must be a string, not {type(path).__name__}")
+    if path == "":
+        raise ToolError("path is empty: give a file or folder inside the workspace")
+    if "\x00" in path:
+        raise ToolError(f"path {path!r} contains a NUL byte")
+    _check_lengths(path, path)
+
+
+def _lstat(path: str, candidate: str) -> os.stat_result | None:
+    """The component `candidate` itself (a link not followed), None when it does not exist."""
+    try:
+        return os.lstat(candidate)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+
+
+def _push_link_target(path: str, link: str, current: str, pending: list[str]) -> str:
+    """Put the components of the symlink `link`'s target on the `pending` stack; the folder
+    they start from (the link's own folder `current`, or `/` for an absolute target)."""
+    try:
+        target = os.readlink(link)
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    _check_lengths(path, target)
+    parts = _components(target)
+    parts.reverse()
+    pending.extend(parts)
+    return "/" if target.startswith("/") else current
 
 
 def _components(path: str) -> list[str]:
@@ -349,51 +341,3 @@ def _walk_has(folder: Path, key: tuple[int, int], limit: int = 10_000) -> bool:
             if _same(os.path.join(parent, file), key):
                 return True
     return False
-
-
-_ENV_TEMPLATES = frozenset({"example", "sample", "template", "dist"})
-
-
-def _is_env_file(name: str) -> bool:
-    """.env, .env.local, prod.env ... but not .env.example, .env.sample, .env.template."""
-    if not (name == ".env" or name.startswith(".env.") or name.endswith(".env")):
-        return False
-    return not (set(name.split(".")) & _ENV_TEMPLATES)
-
-
-_SECRET_NAMES = frozenset(
-    {
-        ".envrc",
-        ".netrc",
-        "_netrc",
-        ".npmrc",
-        ".pypirc",
-        ".git-credentials",
-        ".pgpass",
-        ".htpasswd",
-        ".dockercfg",
-        "credentials.json",
-        "application_default_credentials.json",
-        "kubeconfig",
-        "id_rsa",
-        "id_dsa",
-        "id_ecdsa",
-        "id_ed25519",
-        ".vault-token",
-        ".s3cfg",
-        ".boto",
-        "terraform.tfstate",
-        "terraform.tfstate.backup",
-        "credentials.tfrc.json",
-        "hosts.yml",  # gh's tokens
-    }
-)
-_KERNEL_FOLDERS = ("/proc/", "/sys/", "/dev/")
-_SECRET_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".keystore", ".jks", ".ppk")
-# Every file under these folders is a credential or a token cache.
-_SECRET_FOLDERS = frozenset({".aws", ".azure", ".password-store", ".gnupg"})
-_SECRET_IN_FOLDER = frozenset({(".docker", "config.json"), (".kube", "config")})
-_GCLOUD_SECRETS = frozenset(
-    {"application_default_credentials.json", "credentials.db", "access_tokens.db"}
-)
-_SSH_KEY = re.compile(r"id_(rsa|dsa|ecdsa|ed25519|xmss)")
