@@ -117,3 +117,8 @@ class Terminated(BaseException):
         self.name = signal.Signals(signum).name
         self.exit_code = 128 + signum
         super().__init__(f"terminated ({self.name})")
+
+
+class ToolError(Exception):
+    """A tool's failure, reported to the model as an error result (never a traceback). The
+    workspace guard and the policy raise it too. Not a CodiveError: it never ends codive."""

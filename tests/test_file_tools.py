@@ -12,15 +12,9 @@ from typing import Any
 import pytest
 
 from codive_cli.policy.guard import OutsideWorkspace, WorkspaceGuard
+from codive_cli.policy.regular import SpecialFile, open_regular
 from codive_cli.tools import files
-from codive_cli.tools.base import (
-    MAX_RESULT_CHARS,
-    SpecialFile,
-    ToolContext,
-    ToolError,
-    ToolResult,
-    open_regular,
-)
+from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError, ToolResult
 from codive_cli.tools.files import (
     EditFileTool,
     ListDirTool,

@@ -233,8 +233,9 @@ def test_codive_folders_cover_data_cache_and_config(monkeypatch: pytest.MonkeyPa
 
 
 def test_secret_search_follows_the_current_mode(work: Path) -> None:
-    policy = Policy("full", (), (), WorkspaceGuard(work))
-    context = ToolContext(work, policy.guard, policy=policy)
+    guard = WorkspaceGuard(work)
+    policy = Policy("full", (), (), guard)
+    context = ToolContext(work, guard, policy=policy)
     assert context.allow_secrets
     policy.mode = "ask"  # /permissions ask
     assert not context.allow_secrets

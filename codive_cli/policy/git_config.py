@@ -179,7 +179,7 @@ def _submodules(workspace: Path, gitdir: Path) -> list[str]:
 
 def _read(path: Path) -> str:
     """A regular file's text (a FIFO planted as .git/config must not hang the judge)."""
-    from codive_cli.tools.base import open_regular
+    from codive_cli.policy.regular import open_regular
 
     with open_regular(path) as handle:
         return handle.read(1 << 20).decode("utf-8", errors="replace")

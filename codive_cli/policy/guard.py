@@ -22,8 +22,8 @@ import unicodedata
 from collections.abc import Iterable
 from pathlib import Path
 
+from codive_cli.errors import ToolError
 from codive_cli.policy.secret_files import is_secret_path
-from codive_cli.tools.base import ToolError
 
 # Linux limits: PATH_MAX counts the terminating NUL, so a usable path has at most 4095 bytes.
 PATH_MAX = 4096

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from codive_cli.errors import ToolError
+from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.modes import DEFAULT_MODE, Mode
-from codive_cli.tools.base import Tool, ToolError
+from codive_cli.policy.sandbox import Sandbox
 
 Decision = Literal["allow", "deny", "ask"]
 
@@ -20,6 +22,33 @@ Decision = Literal["allow", "deny", "ask"]
 # must not leave write_file(src/x) open.
 _RULE_FAMILIES = {"edit_file": "edit", "write_file": "edit"}
 _RULE = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+class Subject(Protocol):
+    """What the policy knows of a tool (codive_cli.tools.base.Tool is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    def paths(self, arguments: dict[str, Any]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """Any read of one path, judged as read_file's (codive's own reads: @mentions, AGENTS.md,
+    the files a shell command would read)."""
+
+    name: str = "read_file"
+    kind: str = "read"
+
+    def paths(self, arguments: dict[str, Any]) -> list[str]:
+        return [str(arguments["path"])]
+
+
+_READING = _Reading()
 
 
 @dataclass(frozen=True)
@@ -90,15 +119,15 @@ class Policy:
     mode: Mode = DEFAULT_MODE
     allow: Sequence[str] = ()
     deny: Sequence[str] = ()
-    guard: Any = None  # WorkspaceGuard: secrets and codive's own files need approval
-    sandbox: Any = None  # codive_cli.policy.sandbox.Sandbox: fail closed when unavailable
+    guard: WorkspaceGuard | None = None  # secrets and codive's own files need approval
+    sandbox: Sandbox | None = None  # where commands run: fail closed when unavailable
     session_allow: list[Rule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._allow = [Rule.parse(text) for text in self.allow]
         self._deny = [Rule.parse(text) for text in self.deny]
 
-    def decide(self, tool: Tool, arguments: dict[str, Any]) -> Verdict:
+    def decide(self, tool: Subject, arguments: dict[str, Any]) -> Verdict:
         if tool.name == "bash":
             verdict = self._decide_bash(str(arguments.get("command", "")))
             return self._with_sandbox(verdict, arguments)
@@ -178,23 +207,21 @@ class Policy:
     def denies_reading(self, path: str) -> str:
         """Why a deny rule forbids reading `path` (codive's own reads, judged as read_file's),
         or "" when none does."""
-        from codive_cli.tools.files import ReadFileTool
-
-        verdict = self.decide(ReadFileTool(), {"path": path})
+        verdict = self.decide(_READING, {"path": path})
         return verdict.reason if verdict.decision == "deny" else ""
 
     def allowed(self) -> list[str]:
         """The allow rules in force: configured, then approved with `always` this session."""
         return [*self.allow, *(str(rule) for rule in self.session_allow)]
 
-    def remember(self, tool: Tool, arguments: dict[str, Any]) -> None:
+    def remember(self, tool: Subject, arguments: dict[str, Any]) -> None:
         """`a` (always): allow this exact command, or this tool, for the rest of the session."""
         if tool.name == "bash":
             self.session_allow.append(Rule("bash", str(arguments.get("command", ""))))
         else:
             self.session_allow.append(Rule(tool.name, None))
 
-    def _resolved(self, tool: Tool, arguments: dict[str, Any]) -> list[str]:
+    def _resolved(self, tool: Subject, arguments: dict[str, Any]) -> list[str]:
         """Workspace-relative forms of the paths a call touches (the guard has run)."""
         if self.guard is None:
             return tool.paths(arguments)
@@ -220,7 +247,9 @@ class Policy:
                 return f"{path} may hold secrets"
         return ""
 
-    def _matches(self, rule: Rule, tool: Tool, arguments: dict[str, Any], paths: list[str]) -> bool:
+    def _matches(
+        self, rule: Rule, tool: Subject, arguments: dict[str, Any], paths: list[str]
+    ) -> bool:
         if not rule.covers_tool(tool.name):
             return False
         if rule.pattern is None or rule.pattern.strip() in ("", "*", "**"):

@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+from codive_cli.errors import ToolError
 from codive_cli.policy.git_config import program_keys
 from codive_cli.policy.shell import SimpleCommand
-from codive_cli.tools.base import ToolError
 
 Problem = tuple[Literal["ask", "deny"], str]
 MAX_EXPANSION = 1000  # words one glob may become before the command asks

@@ -60,7 +60,7 @@ def config_files(cwd: Path, env: Mapping[str, str]) -> list[Path]:
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse and check one file; errors name the file, the key and the line."""
     try:
-        from codive_cli.tools.base import open_regular
+        from codive_cli.policy.regular import open_regular
 
         with open_regular(path) as handle:  # a FIFO named codive.toml must not hang codive
             text = handle.read().decode("utf-8")

@@ -25,7 +25,7 @@ def store_path() -> Path:
 
 
 def file_hash(path: Path) -> str:
-    from codive_cli.tools.base import open_regular
+    from codive_cli.policy.regular import open_regular
 
     with open_regular(path) as handle:
         return hashlib.sha256(handle.read()).hexdigest()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import abc
-import os
-import stat
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
-from codive_cli.policy.credentials import redact as redact  # tools import it from here
+from codive_cli.errors import ToolError as ToolError  # tools import it from here
+from codive_cli.policy.credentials import redact as redact  # and this
 from codive_cli.provider import ToolDefinition
 
 if TYPE_CHECKING:  # the policy layer imports this module
@@ -24,10 +23,6 @@ ToolKind = Literal["read", "edit", "execute"]
 
 # Results are bounded: the model gets at most this many characters of any one result.
 MAX_RESULT_CHARS = 30_000
-
-
-class ToolError(Exception):
-    """A failure to report to the model as an error result (never a traceback)."""
 
 
 @dataclass
@@ -141,34 +136,6 @@ def flag(arguments: Mapping[str, Any], name: str) -> bool:
     if not isinstance(value, bool):
         raise ToolError(f"{name} must be true or false")
     return value
-
-
-NOT_REGULAR = "is not a regular file (a device, socket or pipe)"
-
-
-class SpecialFile(OSError):
-    """A path that is a FIFO, socket or device, which a file tool never opens."""
-
-
-def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open a regular file for reading; raise SpecialFile for anything else.
-
-    Opening a FIFO blocks until a writer comes, and a device may never end (/dev/zero), so
-    the path is checked before opening, and checked again on the descriptor (opened without
-    blocking) in case the file was swapped since.
-    """
-    if not stat.S_ISREG(os.stat(path).st_mode):
-        raise SpecialFile(f"{os.fspath(path)} {NOT_REGULAR}")
-    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(path, flags)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SpecialFile(f"{os.fspath(path)} {NOT_REGULAR}")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 _JSON_TYPES: dict[str, tuple[type, ...]] = {

@@ -10,14 +10,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from codive_cli.tools.base import (
-    MAX_RESULT_CHARS,
-    NOT_REGULAR,
-    ToolContext,
-    ToolError,
-    open_regular,
-    truncate,
-)
+from codive_cli.policy.regular import NOT_REGULAR, open_regular
+from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError, truncate
 
 BINARY_SNIFF_BYTES = 8192
 MAX_EDIT_BYTES = 20 * 1024 * 1024  # edit_file and write_file's diff work on files up to this

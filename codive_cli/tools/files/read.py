@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
+from codive_cli.policy.regular import open_regular
 from codive_cli.tools.base import (
     Tool,
     ToolContext,
@@ -17,7 +18,6 @@ from codive_cli.tools.base import (
     ToolKind,
     ToolResult,
     describe_from,
-    open_regular,
     optional,
     require_string,
     truncate,

@@ -9,6 +9,7 @@ import stat
 from pathlib import Path
 from typing import Any, ClassVar
 
+from codive_cli.policy.regular import open_regular
 from codive_cli.tools.base import (
     Tool,
     ToolContext,
@@ -16,7 +17,6 @@ from codive_cli.tools.base import (
     ToolKind,
     ToolResult,
     describe_from,
-    open_regular,
     require_string,
 )
 from codive_cli.tools.files.atomic import write

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from codive_cli.tools.base import open_regular
+from codive_cli.policy.regular import open_regular
 
 _GROUP = re.compile(r"\(\?P<\w+>")
 

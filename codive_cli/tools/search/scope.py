@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codive_cli.tools.base import MAX_RESULT_CHARS, NOT_REGULAR, ToolContext, ToolError
+from codive_cli.policy.regular import NOT_REGULAR
+from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError
 
 # Output kept below the result bound so that the closing note is never cut off.
 OUTPUT_BUDGET = MAX_RESULT_CHARS - 1000

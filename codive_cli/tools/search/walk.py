@@ -8,7 +8,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from codive_cli.tools.base import ToolError, open_regular
+from codive_cli.policy.regular import open_regular
+from codive_cli.tools.base import ToolError
 from codive_cli.tools.search.backend import GrepQuery, Matches
 from codive_cli.tools.search.budget import Budget, in_thread
 from codive_cli.tools.search.globbing import GlobMatcher
