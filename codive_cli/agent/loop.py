@@ -35,7 +35,6 @@ from codive_cli.provider import (
     ToolCallStart,
     Usage,
 )
-from codive_cli.providers import text_tools
 from codive_cli.tools.base import (
     Tool,
     ToolContext,
@@ -126,9 +125,6 @@ class Agent:
         self.driver: Driver = Unattended()  # the driver of the run in progress
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
-        # Tool calls as text in the reply (providers/text_tools.py), for models without
-        # native tool calling; set with `tool_format = "text"` on the endpoint.
-        self.text_tools = provider.config.options.get("tool_format") == "text"
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
         """Append to the conversation, and tell the driver (a chat saves it)."""
@@ -162,11 +158,7 @@ class Agent:
             usage += response.usage
             self.usage += response.usage
             self.last_input_tokens = response.usage.input_tokens + response.usage.cache_read_tokens
-            if self.text_tools and self.tools:
-                response = text_tools.adopt(response, first_id=len(self.messages))
-                self.add(ChatMessage("assistant", response.content))
-            else:
-                self.add(response.to_message())
+            self.add(response.to_message())
             if not response.tool_calls:
                 return self._result(response, usage, records, step)
             records += await self._run_calls(response.tool_calls)
@@ -200,13 +192,8 @@ class Agent:
 
     def _request(self) -> CompletionRequest:
         definitions = [tool.definition() for tool in self.tools.values()]
-        messages = list(self.messages)
-        if self.text_tools and definitions:
-            guide = ChatMessage("system", text_tools.instructions(definitions))
-            messages = [*messages[:1], guide, *messages[1:]] if messages else [guide]
-            definitions = []
         return CompletionRequest(
-            messages,
+            list(self.messages),
             definitions,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
@@ -268,9 +255,6 @@ class Agent:
         for call in calls:
             result = results.get(call.id) or ToolResult("cancelled", is_error=True)
             answers.append((call, redact(result.content, self.context.secrets), result.is_error))
-        if self.text_tools:
-            self.add(text_tools.results_message(answers))
-            return
         for call, content, is_error in answers:
             self.add(ChatMessage("tool", content, tool_call_id=call.id, is_error=is_error))
 

@@ -153,7 +153,7 @@ def fit_tools_to_model(
     agent: Agent, provider: Provider, options: AgentOptions, reporter: Reporter
 ) -> None:
     """A model without tool calling runs without tools, and the person hears it once."""
-    if provider.supports_tools is not False or not agent.tools or agent.text_tools:
+    if provider.supports_tools is not False or not agent.tools:
         return
     system = None
     if options.system is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from codive_cli.errors import ConfigError
 from codive_cli.provider import Provider, ProviderConfig
+from codive_cli.providers.text_tools import TextToolsProvider
 
 ENTRY_POINT_GROUP = "codive.providers"
 
@@ -58,5 +59,12 @@ def provider_class(name: str) -> type[Provider]:
 
 
 def create_provider(config: ProviderConfig, **kwargs: Any) -> Provider:
-    """Build the provider `config.name` names. Built-ins accept `client=` for tests."""
-    return provider_class(config.name)(config, **kwargs)
+    """Build the provider `config.name` names. Built-ins accept `client=` for tests.
+
+    An endpoint with `tool_format = "text"` gets it wrapped in `TextToolsProvider`, which
+    writes tool calls as text on the wire; above it the conversation stays native.
+    """
+    provider = provider_class(config.name)(config, **kwargs)
+    if config.options.get("tool_format") == "text":
+        return TextToolsProvider(provider)
+    return provider

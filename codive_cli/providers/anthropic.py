@@ -3,34 +3,27 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-import httpx
 from httpx_sse import ServerSentEvent
 
-from codive_cli.errors import ConfigError, StreamCutOff
 from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
-    CompletionResponse,
     Done,
     ModelInfo,
-    Provider,
-    ProviderConfig,
     StopReason,
-    StreamError,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
-    fold,
 )
 from codive_cli.providers import catalog
-from codive_cli.providers._errors import ErrorContext, error_from_event
-from codive_cli.providers._http import HttpEndpoint
+from codive_cli.providers._errors import ErrorContext
+from codive_cli.providers.base import HttpProvider, WireParser
 
 API_VERSION = "2023-06-01"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -48,26 +41,25 @@ _STOP_REASONS: dict[str, StopReason] = {
 }
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(HttpProvider):
     """Claude through the Messages API; the key comes from ANTHROPIC_API_KEY or config."""
 
     name = "anthropic"
+    path = "/v1/messages"
+    default_base_url = DEFAULT_BASE_URL
+    default_model = DEFAULT_MODEL
+    key_env = "ANTHROPIC_API_KEY"
+    key_owner = "Anthropic"
+    stop_field = "stop_sequences"
 
-    def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
-        super().__init__(config)
-        config.model = config.model or DEFAULT_MODEL
-        self.model = config.model
-        base = (config.base_url or DEFAULT_BASE_URL).rstrip("/").removesuffix("/v1")
+    def base_url(self) -> str:
+        return super().base_url().removesuffix("/v1")
+
+    def headers(self) -> dict[str, str]:
         headers = {"anthropic-version": API_VERSION}
-        if config.api_key:
-            headers["x-api-key"] = config.api_key
-        context = ErrorContext(
-            config.display_name,
-            self.model,
-            config.api_key_env or "ANTHROPIC_API_KEY",
-            [m.id for m in catalog.ANTHROPIC_MODELS],
-        )
-        self.http = HttpEndpoint(config, base, headers, context, client)
+        if self.config.api_key:
+            headers["x-api-key"] = self.config.api_key
+        return headers
 
     def available_models(self) -> list[ModelInfo]:
         return list(catalog.ANTHROPIC_MODELS)
@@ -77,35 +69,14 @@ class AnthropicProvider(Provider):
             self.available_models(), model_id or self.model, catalog.ANTHROPIC_ALIASES
         )
 
-    async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        data = await self.http.post_json("/v1/messages", self._body(request, stream=False))
-        return fold(message_events(data))
+    def reply_events(self, data: Any) -> list[StreamEvent]:
+        return message_events(data)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
-        body = self._body(request, stream=True)
-        async for event in self.http.retrying_stream(lambda: self._stream_once(body)):
-            yield event
+    def parser(self) -> StreamParser:
+        return StreamParser(self.http.context)
 
-    async def _stream_once(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        parser = StreamParser(self.http.context)
-        async with self.http.open_sse("/v1/messages", body) as events:
-            async for sse in events:
-                for event in parser.feed(sse):
-                    yield event
-                if parser.finished:
-                    return
-        yield parser.cut_off()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
-
-    def _body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
-        if not self.config.api_key:
-            raise ConfigError(
-                "no API key for Anthropic",
-                hint=f"set {self.config.api_key_env or 'ANTHROPIC_API_KEY'} or "
-                "[provider] api_key in codive.toml",
-            )
+    async def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        self.require_key()
         model = request.model or self.model
         system, messages = convert_messages(request.messages)
         body: dict[str, Any] = {
@@ -120,13 +91,7 @@ class AnthropicProvider(Provider):
                 {"name": t.name, "description": t.description, "input_schema": t.parameters}
                 for t in request.tools
             ]
-        temperature = request.temperature if request.temperature is not None else None
-        if temperature is None:
-            temperature = self.config.temperature
-        if temperature is not None:
-            body["temperature"] = temperature
-        if request.stop:
-            body["stop_sequences"] = request.stop
+        body.update(self.sampling(request))
         if stream:
             body["stream"] = True
         return body
@@ -182,23 +147,19 @@ def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
     return blocks
 
 
-class StreamParser:
+class StreamParser(WireParser):
     """Turns Messages API stream events into ours, keyed by content block index."""
 
     def __init__(self, context: ErrorContext) -> None:
-        self.context = context
-        self.finished = False
+        super().__init__(context)
         self._tool_ids: dict[int, str] = {}
-        self._id = ""
-        self._model = ""
-        self._usage = Usage()
         self._stop: StopReason = "end_turn"
 
     def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
         try:
             data = json.loads(sse.data) if sse.data else {}
         except json.JSONDecodeError:
-            return self._fail(self.context.parse_error(f"bad event data: {sse.data[:200]!r}"))
+            return self.bad_data("event data", sse.data)
         kind = sse.event if sse.event != "message" else data.get("type", "")
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None:
@@ -206,20 +167,13 @@ class StreamParser:
         events: list[StreamEvent] = handler(data)
         return events
 
-    def cut_off(self) -> StreamError:
-        return StreamError(StreamCutOff(f"{self.context.provider}: the stream ended early"))
-
-    def _fail(self, error: Any) -> list[StreamEvent]:
-        self.finished = True
-        return [StreamError(error)]
-
     def _on_error(self, data: dict[str, Any]) -> list[StreamEvent]:
-        return self._fail(error_from_event(json.dumps(data), self.context))
+        return self.error_event(json.dumps(data))
 
     def _on_message_start(self, data: dict[str, Any]) -> list[StreamEvent]:
         message = data.get("message", {})
-        self._id = message.get("id", "")
-        self._model = message.get("model", "")
+        self.id = message.get("id", "")
+        self.model = message.get("model", "")
         self._add_usage(message.get("usage", {}))
         return []
 
@@ -246,7 +200,7 @@ class StreamParser:
             fragment = delta.get("partial_json", "")
             call_id = self._tool_ids.get(data.get("index", 0))
             if call_id is None:
-                return self._fail(self.context.parse_error("input_json_delta outside a tool_use"))
+                return self.fail(self.context.parse_error("input_json_delta outside a tool_use"))
             return [ToolCallDelta(call_id, fragment)] if fragment else []
         if kind == "thinking_delta":
             return [ThinkingDelta(delta.get("thinking", ""))]
@@ -263,7 +217,7 @@ class StreamParser:
 
     def _on_message_stop(self, data: dict[str, Any]) -> list[StreamEvent]:
         self.finished = True
-        return [Done(self._stop, self._usage, self._id, self._model)]
+        return [Done(self._stop, self.usage, self.id, self.model)]
 
     def _add_usage(self, usage: dict[str, Any]) -> None:
         """Take the counts present; the API repeats totals, so assign, never add."""
@@ -275,7 +229,7 @@ class StreamParser:
         }
         for wire, ours in fields.items():
             if usage.get(wire) is not None:
-                setattr(self._usage, ours, usage[wire])
+                setattr(self.usage, ours, usage[wire])
 
 
 def message_events(data: dict[str, Any]) -> list[StreamEvent]:

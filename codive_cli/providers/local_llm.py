@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from codive_cli.errors import ProviderError
@@ -26,6 +25,7 @@ class LocalLlmProvider(OpenAIChatProvider):
     name = "local_llm"
     default_base_url = DEFAULT_BASE_URL
     key_required = False
+    models_path = "/models"
 
     def base_url(self) -> str:
         base = (self.config.base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -46,7 +46,7 @@ class LocalLlmProvider(OpenAIChatProvider):
         """Learn the model's real context size where the server tells (llama.cpp and vLLM in
         /v1/models, Ollama in /api/show), and warn when it is too small for agent work."""
         try:
-            models = self._models(await self.http.get_json("/models", retry=False))
+            models = self.parse_models(await self.http.get_json("/models", retry=False))
         except ProviderError:
             return  # the first real request reports the problem properly
         if not self.model:
@@ -79,24 +79,6 @@ class LocalLlmProvider(OpenAIChatProvider):
             if len(parts) == 2 and parts[0] == "num_ctx" and parts[1].isdigit():
                 return int(parts[1])
         return OLLAMA_DEFAULT_CONTEXT
-
-    async def list_models(self) -> list[ModelInfo]:
-        return self._models(await self.http.get_json("/models"))
-
-    def _models(self, data: dict[str, Any]) -> list[ModelInfo]:
-        entries: list[dict[str, Any]] = data.get("data") or data.get("models") or []
-        return [self._model_info(entry) for entry in entries if entry.get("id")]
-
-    def _model_info(self, entry: dict[str, Any]) -> ModelInfo:
-        meta = entry.get("meta") or {}
-        context = entry.get("max_model_len") or entry.get("context_length") or meta.get("n_ctx")
-        return ModelInfo(
-            id=entry["id"],
-            name=entry.get("name") or entry["id"],
-            context_window=context if isinstance(context, int) else None,
-            max_output_tokens=None,
-            provider=self.config.display_name,
-        )
 
     async def resolve_model(self, request: CompletionRequest) -> str:
         if request.model or self.model:

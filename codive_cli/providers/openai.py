@@ -8,35 +8,28 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import httpx
 from httpx_sse import ServerSentEvent
 
-from codive_cli.errors import ConfigError, StreamCutOff
 from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
-    CompletionResponse,
     Done,
     ModelInfo,
-    Provider,
-    ProviderConfig,
     StopReason,
-    StreamError,
     StreamEvent,
     TextDelta,
     ThinkingDelta,
     ToolCallDelta,
     ToolCallStart,
     Usage,
-    fold,
 )
 from codive_cli.providers import catalog
-from codive_cli.providers._errors import ErrorContext, error_from_event
-from codive_cli.providers._http import HttpEndpoint
+from codive_cli.providers._errors import ErrorContext
+from codive_cli.providers.base import HttpProvider, WireParser
 
 _FINISH_REASONS: dict[str, StopReason] = {
     "stop": "end_turn",
@@ -47,70 +40,50 @@ _FINISH_REASONS: dict[str, StopReason] = {
 }
 
 
-class OpenAIChatProvider(Provider):
+class OpenAIChatProvider(HttpProvider):
     """The Chat Completions wire format. Subclasses say where it is served and how."""
 
     name = "openai"
-    default_base_url: ClassVar[str] = "https://api.openai.com/v1"
-    default_model: ClassVar[str] = ""
-    key_env: ClassVar[str | None] = None
-    key_required: ClassVar[bool] = True
+    path = "/chat/completions"
+    default_base_url = "https://api.openai.com/v1"
     max_tokens_field: ClassVar[str] = "max_tokens"
 
-    def __init__(self, config: ProviderConfig, *, client: httpx.AsyncClient | None = None) -> None:
-        super().__init__(config)
-        config.model = config.model or self.default_model
-        self.model = config.model
-        headers = {}
-        if config.api_key:
-            headers["authorization"] = f"Bearer {config.api_key}"
-        context = ErrorContext(
-            config.display_name,
-            self.model,
-            config.api_key_env or self.key_env,
-            [m.id for m in self.available_models()],
-        )
-        self.http = HttpEndpoint(config, self.base_url(), headers, context, client)
-
-    def base_url(self) -> str:
-        return (self.config.base_url or self.default_base_url).rstrip("/")
+    def headers(self) -> dict[str, str]:
+        if self.config.api_key:
+            return {"authorization": f"Bearer {self.config.api_key}"}
+        return {}
 
     def available_models(self) -> list[ModelInfo]:
         return []
 
-    async def complete(self, request: CompletionRequest) -> CompletionResponse:
-        body = await self._body(request, stream=False)
-        data = await self.http.post_json("/chat/completions", body)
-        return fold(completion_events(data))
+    def reply_events(self, data: Any) -> list[StreamEvent]:
+        return completion_events(data)
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
-        body = await self._body(request, stream=True)
-        async for event in self.http.retrying_stream(lambda: self._stream_once(body)):
-            yield event
+    def parser(self) -> StreamParser:
+        return StreamParser(self.http.context)
 
-    async def _stream_once(self, body: dict[str, Any]) -> AsyncIterator[StreamEvent]:
-        parser = StreamParser(self.http.context)
-        async with self.http.open_sse("/chat/completions", body) as events:
-            async for sse in events:
-                for event in parser.feed(sse):
-                    yield event
-                if parser.finished:
-                    return
-        yield parser.end()
+    def parse_models(self, data: Any) -> list[ModelInfo]:
+        """`GET /models`: OpenAI's `data` list, or Ollama's `models`; context sizes where
+        the server gives them (vLLM `max_model_len`, llama.cpp `meta.n_ctx`)."""
+        entries: list[dict[str, Any]] = data.get("data") or data.get("models") or []
+        return [self._model_info(entry) for entry in entries if entry.get("id")]
 
-    async def aclose(self) -> None:
-        await self.http.aclose()
+    def _model_info(self, entry: dict[str, Any]) -> ModelInfo:
+        meta = entry.get("meta") or {}
+        context = entry.get("max_model_len") or entry.get("context_length") or meta.get("n_ctx")
+        return ModelInfo(
+            id=entry["id"],
+            name=entry.get("name") or entry["id"],
+            context_window=context if isinstance(context, int) else None,
+            max_output_tokens=None,
+            provider=self.config.display_name,
+        )
 
     async def resolve_model(self, request: CompletionRequest) -> str:
         return request.model or self.model
 
-    async def _body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
-        if self.key_required and not self.config.api_key:
-            env = self.config.api_key_env or self.key_env or "the provider's key variable"
-            raise ConfigError(
-                f"no API key for {self.config.display_name}",
-                hint=f"set {env} or [provider] api_key in codive.toml",
-            )
+    async def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
+        self.require_key()
         body: dict[str, Any] = {
             "model": await self.resolve_model(request),
             "messages": convert_messages(request.messages),
@@ -130,13 +103,7 @@ class OpenAIChatProvider(Provider):
         max_tokens = request.max_tokens or self.config.max_tokens
         if max_tokens:
             body[self.max_tokens_field] = max_tokens
-        temperature = request.temperature
-        if temperature is None:
-            temperature = self.config.temperature
-        if temperature is not None:
-            body["temperature"] = temperature
-        if request.stop:
-            body["stop"] = request.stop
+        body.update(self.sampling(request))
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -195,7 +162,7 @@ class _Call:
     pending: list[str] = field(default_factory=list)
 
 
-class StreamParser:
+class StreamParser(WireParser):
     """Turns `chat.completion.chunk`s into our events.
 
     Tool-call fragments are keyed by `index`; a fragment with a new `id` at a known index is
@@ -205,14 +172,10 @@ class StreamParser:
     _ids = itertools.count(1)
 
     def __init__(self, context: ErrorContext) -> None:
-        self.context = context
-        self.finished = False
+        super().__init__(context)
         self._calls: dict[int, _Call] = {}
         self._saw_calls = False
         self._finish: str | None = None
-        self._usage = Usage()
-        self._id = ""
-        self._model = ""
 
     def feed(self, sse: ServerSentEvent) -> list[StreamEvent]:
         if sse.data.strip() == "[DONE]":
@@ -223,37 +186,31 @@ class StreamParser:
         try:
             chunk = json.loads(sse.data)
         except json.JSONDecodeError:
-            self.finished = True
-            return [StreamError(self.context.parse_error(f"bad chunk: {sse.data[:200]!r}"))]
+            return self.bad_data("chunk", sse.data)
         if "error" in chunk:
-            self.finished = True
-            return [StreamError(error_from_event(sse.data, self.context))]
+            return self.error_event(sse.data)
         return self._chunk(chunk)
 
     def end(self) -> StreamEvent:
         """The event that closes the stream: `Done`, or an error if it was cut short."""
         if self._finish is None:
-            return StreamError(StreamCutOff(f"{self.context.provider}: the stream ended early"))
+            return super().end()
         reason = _FINISH_REASONS.get(self._finish, "end_turn")
         if reason == "end_turn" and self._saw_calls:
             reason = "tool_use"  # some servers say "stop" after tool calls
-        return Done(reason, self._usage, self._id, self._model)
+        return Done(reason, self.usage, self.id, self.model)
 
     def _chunk(self, chunk: dict[str, Any]) -> list[StreamEvent]:
-        self._id = self._id or chunk.get("id", "")
-        self._model = self._model or chunk.get("model", "")
+        self.id = self.id or chunk.get("id", "")
+        self.model = self.model or chunk.get("model", "")
         if chunk.get("usage"):
-            self._usage = _usage(chunk["usage"])
+            self.usage = _usage(chunk["usage"])
         events: list[StreamEvent] = []
         for choice in chunk.get("choices") or []:
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                events.append(ThinkingDelta(reasoning))
-            if delta.get("content"):
-                events.append(TextDelta(delta["content"]))
+            events.extend(_content_events(delta))
             for fragment in delta.get("tool_calls") or []:
                 events.extend(self._tool_fragment(fragment))
             if choice.get("finish_reason"):
@@ -285,6 +242,17 @@ class StreamParser:
         return events
 
 
+def _content_events(part: dict[str, Any]) -> list[StreamEvent]:
+    """The reasoning and text of a message or of a stream delta (the keys are the same)."""
+    events: list[StreamEvent] = []
+    reasoning = part.get("reasoning_content") or part.get("reasoning")
+    if reasoning:
+        events.append(ThinkingDelta(reasoning))
+    if part.get("content"):
+        events.append(TextDelta(part["content"]))
+    return events
+
+
 def _usage(data: dict[str, Any]) -> Usage:
     details = data.get("prompt_tokens_details") or {}
     return Usage(
@@ -299,11 +267,7 @@ def completion_events(data: dict[str, Any]) -> list[StreamEvent]:
     events: list[StreamEvent] = []
     choice = (data.get("choices") or [{}])[0]
     message = choice.get("message") or {}
-    reasoning = message.get("reasoning_content") or message.get("reasoning")
-    if reasoning:
-        events.append(ThinkingDelta(reasoning))
-    if message.get("content"):
-        events.append(TextDelta(message["content"]))
+    events.extend(_content_events(message))
     calls = message.get("tool_calls") or []
     for n, call in enumerate(calls):
         call_id = call.get("id") or f"call_{n + 1}"
