@@ -18,7 +18,9 @@ from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import Policy, deny_without_terminal
 from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
+from codive_cli.providers.text_tools import TextToolsProvider
 from codive_cli.tools.base import ToolContext
+from codive_cli.tools.files import ReadFileTool
 from codive_cli.tools.search import GrepTool
 from codive_cli.ui.chat_view import ConsoleOutput
 from codive_cli.ui.render import PlainRenderer
@@ -216,3 +218,47 @@ async def test_permissions_ask_after_full_hides_secrets_from_grep(tmp_path: Path
 class ScriptedSwitch:
     async def __call__(self, name: str | None, model: str | None) -> Provider:
         raise AssertionError("no /model in this test")
+
+
+async def test_model_switch_between_text_and_native_tool_formats(tmp_path: Path) -> None:
+    """The conversation is kept in one (native) form; the text-format endpoint's wrapper
+    translates at the wire, so /model works both ways mid-conversation."""
+    root = (tmp_path / "work").resolve()
+    root.mkdir()
+    (root / "notes.txt").write_text("the code word is swordfish\n")
+    native = ScriptedProvider(ProviderConfig("scripted", model="native-model"))
+    native.enqueue(Reply("", [("read_file", {"path": "notes.txt"})]), "swordfish")
+    texty = ScriptedProvider(ProviderConfig("scripted", model="text-model"))
+    call = '<tool_call>{"name": "read_file", "arguments": {"path": "notes.txt"}}</tool_call>'
+    texty.enqueue(Reply("Reading again.\n" + call), "still swordfish")
+    later = ScriptedProvider(ProviderConfig("scripted", model="native-again"))
+    later.enqueue("done")
+    providers: list[Provider] = [TextToolsProvider(texty), later]
+
+    async def switch(name: str | None, model: str | None) -> Provider:
+        return providers.pop(0)
+
+    policy = Policy("ask")
+    context = ToolContext(root, WorkspaceGuard(root), policy=policy)
+    agent = Agent(native, [ReadFileTool()], context, policy=policy, system="sys")
+    store = SessionStore(tmp_path / "sessions")
+    session = store.create(root, provider="scripted", model="native-model")
+
+    def turn() -> Turn:
+        return Turn(PlainRenderer(io.StringIO()), deny_without_terminal)
+
+    output = ConsoleOutput(Console(file=io.StringIO(), width=80), turn)
+    chat = Chat(agent, session, store, output, switch_provider=switch)
+    await chat.run(Lines("code word?", "/model text-model", "again?", "/model x", "thanks"))
+
+    to_text = texty.requests[0]
+    assert to_text.tools == [] and all(m.role != "tool" for m in to_text.messages)
+    assert any("<tool_result" in m.content and "swordfish" in m.content for m in to_text.messages)
+    assert any("- read_file:" in m.content for m in to_text.messages if m.role == "system")
+    assert "swordfish" in texty.requests[1].messages[-1].content  # the text call ran
+    back = later.requests[0]
+    assert [t.name for t in back.tools] == ["read_file"]
+    calls = [c for m in back.messages for c in m.tool_calls]
+    results = [m.tool_call_id for m in back.messages if m.role == "tool"]
+    assert len(calls) == 2 and [c.id for c in calls] == results  # every call answered, natively
+    assert all("<tool_call>" not in m.content for m in back.messages)
