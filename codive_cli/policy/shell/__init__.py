@@ -11,7 +11,7 @@ odd characters) cannot be judged and asks. Every decision fails closed:
   global options, path prefixes (`/usr/bin/git`), quoting and globs;
 - what cannot be parsed asks, unless a deny rule matches it, best effort, textually.
 
-Rule syntax (DESIGN, "Tools and permissions"): `git diff` matches exactly that command,
+Rule syntax (docs/security.md, docs/configuration.md): `git diff` matches exactly that command,
 `git diff:*` any command whose words start with `git diff`, `*` any command. A prefix rule
 does not cover a form that is known to write or execute (`git diff --output=x`,
 `find -exec`, `sed -i`, `rg --pre`): those need an exact rule, or they ask. An output

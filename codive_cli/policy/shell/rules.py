@@ -1,6 +1,6 @@
 """`bash(...)` rule patterns, matched literally (allow) or generously (deny and ask).
 
-Rule syntax (DESIGN, "Tools and permissions"): `git diff` matches exactly that command,
+Rule syntax (docs/security.md, docs/configuration.md): `git diff` matches exactly that command,
 `git diff:*` any command whose words start with `git diff`, `*` any command.
 """
 
