@@ -21,6 +21,7 @@ codive to stop, and it exits with 128 + the signal's number once it has cleaned 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterable
 
 
 class CodiveError(Exception):
@@ -122,3 +123,11 @@ class Terminated(BaseException):
 class ToolError(Exception):
     """A tool's failure, reported to the model as an error result (never a traceback). The
     workspace guard and the policy raise it too. Not a CodiveError: it never ends codive."""
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`; did you mean 'x'?` for a near miss among `known` (a typo), else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""

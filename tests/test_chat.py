@@ -13,14 +13,15 @@ from codive_cli.agent.compaction import SUMMARY_INSTRUCTIONS, SUMMARY_PREFIX
 from codive_cli.agent.loop import Agent
 from codive_cli.conversation.chat import Chat
 from codive_cli.conversation.session import SessionStore
-from codive_cli.errors import ContextTooLong
+from codive_cli.errors import ConfigError, ContextTooLong
 from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import Policy, deny_without_terminal
 from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.providers.text_tools import TextToolsProvider
 from codive_cli.tools.base import ToolContext
-from codive_cli.tools.files import ReadFileTool
+from codive_cli.tools.bash import BashTool
+from codive_cli.tools.files import EditFileTool, ReadFileTool
 from codive_cli.tools.search import GrepTool
 from codive_cli.ui.chat_view import ConsoleOutput
 from codive_cli.ui.render import PlainRenderer
@@ -122,11 +123,13 @@ async def test_usage_counts_summaries_and_unpriced_models(
     tmp_path: Path, provider: TinyWindow
 ) -> None:
     chat, out, _ = build(tmp_path, provider)
-    provider.enqueue(big("a", 10), big("b", 10), "SUM")
-    await chat.run(Lines("one", "two", "/compact", "/usage"))
+    provider.enqueue(big("a", 10), big("b", 10), big("c", 10), "SUM")
+    await chat.run(Lines("one", "two", "three", "/compact", "/usage"))
     text = out.getvalue()
-    # 3 calls of the priced model: 10+10+10 in, 5+5+5 out at $1/$2 per million
-    assert "scripted-model: 30 in · 15 out · $0.0001" in text  # $0.00006, rounded
+    # /compact keeps the latest two turns, as the automatic compaction does (docs/chat.md)
+    assert "compacted: older turns summarised; the latest 2 turns kept" in text
+    # 4 calls of the priced model: 4 x 10 in, 4 x 5 out at $1/$2 per million
+    assert "scripted-model: 40 in · 20 out · $0.0001" in text  # $0.00008, rounded
     chat.spend.add("mystery", Usage(5, 5), None)
     await chat.command("/usage")
     assert "mystery: 5 in · 5 out · unpriced" in out.getvalue()
@@ -262,3 +265,17 @@ async def test_model_switch_between_text_and_native_tool_formats(tmp_path: Path)
     results = [m.tool_call_id for m in back.messages if m.role == "tool"]
     assert len(calls) == 2 and [c.id for c in calls] == results  # every call answered, natively
     assert all("<tool_call>" not in m.content for m in back.messages)
+
+
+async def test_hints_keep_brackets_and_rules_read_as_written(
+    tmp_path: Path, provider: TinyWindow
+) -> None:
+    chat, out, _ = build(tmp_path, provider)
+    hint = "set OPENAI_API_KEY or [provider] api_key in codive.toml"
+    chat.error(ConfigError("no key for openai", hint=hint))
+    chat.agent.policy.remember(EditFileTool(), {"path": "a.py"})
+    chat.agent.policy.remember(BashTool(), {"command": "make test"})
+    await chat.command("/permissions")
+    text = out.getvalue()
+    assert hint in text  # not eaten as Rich markup
+    assert "allow: edit_file, bash(make test)" in text and "None" not in text

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ def test_chat_streams_approves_denies_and_interrupts(tmp_path: Path) -> None:
         {"text": "Understood, I will not deploy."},
         {"text": "word " * 400, "chunks": 200, "chunk_delay": 0.05},
         {"text": "Still here."},
+        {"text": "too late", "delay": 3},
     ]
     with ScriptedServer(script) as server:
         child = spawn(server, work, env)
@@ -109,11 +111,17 @@ def test_chat_streams_approves_denies_and_interrupts(tmp_path: Path) -> None:
         say(child, "write a lot")
         child.expect("word word word")
         child.sendintr()
-        child.expect("interrupted")
+        child.expect(r"\n(\x1b\[[0-9;]*m)*· interrupted")  # on its own line, not after ^C
         child.expect("›")
 
         say(child, "are you there?")
         child.expect("Still here")
+        child.expect("›")
+
+        say(child, "think slowly")
+        time.sleep(1)  # the spinner, before the first token
+        child.sendintr()
+        child.expect(r"\n(\x1b\[[0-9;]*m)*· interrupted")
         child.expect("›")
 
         say(child, "/usage")
@@ -130,6 +138,10 @@ def test_chat_streams_approves_denies_and_interrupts(tmp_path: Path) -> None:
     last = requests[6]["json"]["messages"]
     interrupted = [m for m in last if m["role"] == "assistant" and "word word" in str(m)]
     assert interrupted, "the partial answer stays in the conversation"
+    assert "[the user interrupted this answer]" in str(interrupted[0]), "the model is told"
+    history = tmp_path / "xdg_data_home" / "codive" / "history"
+    assert "make it say bonjour" in history.read_text()
+    assert history.stat().st_mode & 0o777 == 0o600  # what was typed is private
 
 
 def test_continue_shows_the_earlier_conversation(tmp_path: Path) -> None:

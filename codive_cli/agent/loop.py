@@ -95,6 +95,9 @@ def _events_of(response: CompletionResponse) -> list[StreamEvent]:
     return events
 
 
+INTERRUPTED = "[the user interrupted this answer]"
+
+
 class Agent:
     """Runs requests against a provider with tools, under a permission policy."""
 
@@ -185,9 +188,11 @@ class Agent:
                 builder=builder,
             )
         except (asyncio.CancelledError, KeyboardInterrupt):
-            partial = "".join(builder.text)
-            if partial:  # keep what the person already saw, marked as interrupted
-                self.add(ChatMessage("assistant", partial), interrupted=True)
+            # Keep what the person already saw, and tell the model it was cut: the next
+            # request then says so in every wire format (and the turns still alternate).
+            partial = "".join(builder.text).rstrip()
+            marked = f"{partial}\n\n{INTERRUPTED}" if partial else INTERRUPTED
+            self.add(ChatMessage("assistant", marked), interrupted=True)
             raise
 
     def _request(self) -> CompletionRequest:

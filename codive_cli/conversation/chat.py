@@ -48,7 +48,9 @@ class ChatOutput(Protocol):
 
     watching: bool  # a person watches: a usage line follows each answer
 
-    def note(self, text: str) -> None: ...
+    def note(self, text: str, *, fresh_line: bool = False) -> None:
+        """A dim one-line note; `fresh_line`: start on a new line (after an echoed ^C)."""
+        ...
 
     def error(self, message: str) -> None: ...
 
@@ -135,7 +137,7 @@ class Chat:
             except asyncio.CancelledError:
                 if _stopping():  # codive itself is asked to stop (SIGTERM, SIGHUP)
                     raise
-                self.note("interrupted; the conversation is kept")
+                self.output.note("interrupted; the conversation is kept", fresh_line=True)
             except ContextTooLong:
                 await self._retry_after_compaction(prompt)
             except CodiveError as error:
@@ -155,7 +157,7 @@ class Chat:
         if self.output.watching:
             self.note(usage_line(result.usage, model, info))
         if result.stopped_by == "max_steps":
-            self.note(f"stopped after {result.steps} model calls (max_steps)")
+            self.note(f"stopped after {_count(result.steps, 'model call')} (max_steps)")
         if result.stop_reason == "max_tokens":
             self.note("the answer was cut off at the token limit")
 
@@ -195,7 +197,8 @@ class Chat:
         self.agent.messages = done.messages
         self.agent.last_input_tokens = 0
         self.session.compact(done.summary, done.kept)
-        self.note(f"compacted: older turns summarised, the latest {done.kept} messages kept")
+        turns = sum(1 for m in done.messages[len(done.messages) - done.kept :] if m.role == "user")
+        self.note(f"compacted: older turns summarised; the latest {_count(turns, 'turn')} kept")
         return True
 
     def attach_mentions(self, line: str) -> str:
@@ -268,7 +271,7 @@ class Chat:
         self.note(f"new conversation ({self.session.id})")
 
     async def _compact_command(self, argument: str) -> None:
-        await self.compact(keep_turns=1)
+        await self.compact()
 
     async def _usage(self, argument: str) -> None:
         self.output.show(self.spend.describe())
@@ -293,7 +296,8 @@ class Chat:
         rows = []
         for info in sessions[:20]:
             mark = "*" if info.id == self.session.id else " "
-            rows.append(f"{mark} {info.id}  {info.messages:>4} messages  {info.title}")
+            count = _count(info.messages, "message")
+            rows.append(f"{mark} {info.id}  {count:>13}  {info.title}")
         if rows:
             self.output.show("\n".join(rows))
 
@@ -327,6 +331,10 @@ def markdown_transcript(messages: list[ChatMessage]) -> str:
         calls = "\n".join(f"- `{c.name}` {c.arguments}" for c in message.tool_calls)
         parts.append(f"**{message.role}**\n\n{text}" + (f"\n\n{calls}" if calls else ""))
     return "\n\n".join(parts) + "\n"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def _stopping() -> bool:

@@ -14,7 +14,7 @@ import importlib
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from codive_cli.errors import ConfigError
+from codive_cli.errors import ConfigError, did_you_mean
 from codive_cli.provider import Provider, ProviderConfig
 from codive_cli.providers.text_tools import TextToolsProvider
 
@@ -45,9 +45,10 @@ def provider_class(name: str) -> type[Provider]:
     else:
         plugin = _plugins().get(name)
         if plugin is None:
+            known = provider_names()
             raise ConfigError(
-                f"unknown provider {name!r}",
-                hint="known providers: " + ", ".join(provider_names()),
+                f"unknown provider {name!r}" + did_you_mean(name, known),
+                hint="known providers: " + ", ".join(known),
             )
         try:
             cls = plugin.load()

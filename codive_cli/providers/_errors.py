@@ -48,6 +48,7 @@ class ErrorContext:
     key_env: str | None = None
     known_models: list[str] = field(default_factory=list)
     secrets: tuple[str, ...] = ()
+    base_url: str = ""  # where requests went, for the hint on a wrong path
 
     def parse_error(self, message: str) -> ParseError:
         return ParseError(redact(f"{self.provider}: {message}", self.secrets))
@@ -107,6 +108,8 @@ def error_from_body(status: int, content: bytes, ctx: ErrorContext) -> ProviderE
         return RateLimited(message, hint="wait a moment and try again")
     if status in (529, 503) or "overloaded_error" in kinds or "unavailable_error" in kinds:
         return Overloaded(message, status=status or 529, hint="the server is busy; try again")
+    if status == 404:
+        return ApiError(message, status=404, hint=_path_hint(ctx))
     if status == 400 or "invalid_request_error" in kinds:
         return ApiError(message, status=status or 400)
     return ApiError(message, status=status or None)
@@ -147,8 +150,17 @@ def _is_missing_model(status: int, kinds: set[str], lowered: str) -> bool:
     if "model_not_found" in kinds:
         return True
     if status == 404 or "not_found_error" in kinds:
-        return "model" in lowered or "not found" in lowered
+        # The model named, not a bare "not found" or a path like /v1/models: a wrong path.
+        return re.search(r"\bmodel\b", lowered) is not None
     return False
+
+
+def _path_hint(ctx: ErrorContext) -> str:
+    where = f" ({ctx.base_url})" if ctx.base_url else ""
+    return (
+        f"the server has no such endpoint: check base_url{where} in codive.toml or "
+        "--base-url; OpenAI-compatible servers serve under /v1, e.g. http://127.0.0.1:8080/v1"
+    )
 
 
 def _key_hint(ctx: ErrorContext) -> str:

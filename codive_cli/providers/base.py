@@ -85,6 +85,7 @@ class HttpProvider(Provider):
             self.model,
             config.api_key_env or self.key_env,
             [m.id for m in self.available_models()],
+            base_url=self.base_url(),
         )
         self.http = HttpEndpoint(config, self.base_url(), self.headers(), context, client)
 

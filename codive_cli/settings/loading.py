@@ -13,12 +13,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
-from codive_cli.errors import ConfigError
+from codive_cli.errors import ConfigError, did_you_mean
 from codive_cli.settings.schema import ConfigFile, EndpointSettings, Settings
 
 FILE_NAME = "codive.toml"
@@ -87,8 +87,25 @@ def _describe(path: Path, text: str, exc: ValidationError) -> str:
     line = _line_of(text, loc)
     where = f"{path}:{line}" if line else str(path)
     if error["type"] == "extra_forbidden":
-        return f"{where}: unknown key '{key}'"
+        return f"{where}: unknown key '{key}'" + did_you_mean(loc[-1], _keys_beside(loc))
     return f"{where}: '{key}': {error['msg']} (got {error.get('input')!r})"
+
+
+def _keys_beside(loc: list[str]) -> list[str]:
+    """The keys the table holding `loc[-1]` may have (tables of tables, like
+    providers.<label>, are walked through their value type)."""
+    annotation: Any = ConfigFile
+    for part in loc[:-1]:
+        if get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]  # `part` is a label
+            continue
+        fields = getattr(annotation, "model_fields", {})
+        if part not in fields:
+            return []
+        annotation = fields[part].annotation
+    if get_origin(annotation) is dict:
+        return []
+    return list(getattr(annotation, "model_fields", {}))
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -62,6 +63,8 @@ def resolve_provider(
         values["model"] = model
     if base_url:
         values["base_url"] = base_url
+    if values.get("base_url"):
+        check_base_url(values["base_url"])
     options = {key: values.pop(key) for key in _OPTION_KEYS if key in values}
     return ProviderConfig(
         name=kind,
@@ -72,6 +75,22 @@ def resolve_provider(
         api_key_env=key_env,
         model=values.pop("model", None) or "",
         **values,
+    )
+
+
+def check_base_url(url: str) -> None:
+    """A base URL httpx can use: http(s), with a host; said as a configuration error."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return
+    if parts.scheme not in ("http", "https") and "://" not in url:
+        raise ConfigError(
+            f"base URL {url!r} has no scheme",
+            hint=f"write it with one: http://{url} (a local server) or https://{url}",
+        )
+    raise ConfigError(
+        f"base URL {url!r} is not an http:// or https:// URL with a host",
+        hint="for example http://127.0.0.1:8080/v1",
     )
 
 

@@ -21,7 +21,9 @@ class ConsoleOutput:
         self.new_turn = turn
         self.watching = console.is_terminal
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, *, fresh_line: bool = False) -> None:
+        if fresh_line and self.console.is_terminal:
+            self.console.line()  # the terminal echoed ^C where the cursor was
         self.console.print(plain(f"· {text}", "dim"), highlight=False, soft_wrap=True)
 
     def error(self, message: str) -> None:

@@ -62,7 +62,7 @@ class TerminalSource:
     def __init__(self, root: Path, history_file: Path | None) -> None:
         history: History = InMemoryHistory()
         if history_file is not None:
-            history_file.parent.mkdir(parents=True, exist_ok=True)
+            _private_file(history_file)
             history = FileHistory(str(history_file))
         self.session: PromptSession[str] = PromptSession(
             history=history,
@@ -106,6 +106,17 @@ class LineSource:
         threading.Thread(target=read_line, name="codive-stdin", daemon=True).start()
         text = await line
         return text.rstrip("\n") if text else None
+
+
+def _private_file(path: Path) -> None:
+    """The prompt history holds what the person typed (pasted keys, too): readable by them
+    only, like session files (0600), also when an older codive created it 0644."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def interactive() -> bool:

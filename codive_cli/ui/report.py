@@ -48,7 +48,8 @@ class Reporter:
             self.warn("stopped: another model call would pass --max-cost")
         if response.stopped_by == "max_steps":
             self.warn(
-                f"stopped after {response.steps} model calls (--max-steps); "
+                f"stopped after {response.steps} model call{'' if response.steps == 1 else 's'}"
+                " (--max-steps); "
                 "the task may be unfinished"
             )
         if response.stop_reason == "max_tokens":
