@@ -68,3 +68,16 @@ def test_unreachable_server_stops_early(tmp_path: Path) -> None:
         result = doctor(s, tmp_path, "-m", "x")
     assert result.returncode == 1
     assert "✗ reachable" in result.stdout and "streaming" not in result.stdout
+
+
+def test_a_passing_check_prints_no_fix(tmp_path: Path) -> None:
+    """Only a failing check says what to fix."""
+    call = {"tool_calls": [{"id": "t", "name": "get_time", "arguments": {}}]}
+    models = [{"id": "qwen-coder", "max_model_len": 32768}]
+    replies = [{"text": "ok"}, {"text": "ok"}, call]
+    with ScriptedServer({"replies": replies, "models": models}) as s:
+        result = doctor(s, tmp_path, "-m", "my-finetune")
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("✓ model known") for line in lines), result.stdout
+    fixes = [i for i, line in enumerate(lines) if "fix:" in line]
+    assert all(lines[i - 1].startswith("✗") for i in fixes), result.stdout

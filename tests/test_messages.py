@@ -107,3 +107,14 @@ def test_an_unknown_config_key_suggests_the_near_one(tmp_path: Path) -> None:
     result = codive(tmp_path, "complete", "-p", "local_llm", "hi")
     assert "unknown key 'agent.nothing_like_it'" in result.stderr
     assert "did you mean" not in result.stderr
+
+
+def test_a_model_without_prices_passes_without_a_fix() -> None:
+    from codive_cli.app.doctor import _model_check
+    from codive_cli.provider import ProviderConfig
+    from codive_cli.providers import create_provider
+
+    provider = create_provider(ProviderConfig("openai", model="gpt-9-preview", api_key="k"))
+    check = _model_check(provider, known=[])
+    assert check.ok and not check.fix
+    assert "no prices or limits" in check.detail

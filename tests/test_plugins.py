@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -190,5 +191,17 @@ def test_plugin_installed_with_pip_into_a_fresh_environment(tmp_path: Path) -> N
             timeout=60,
             cwd=tmp_path,
         )
+        listed = subprocess.run(
+            [str(python), "-c", code, "models", "-p", "my_local_llm", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            cwd=tmp_path,
+        )
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Installed and working.\n"
+    assert listed.returncode == 0, listed.stderr
+    models = json.loads(listed.stdout)
+    assert models and {m["provider"] for m in models} == {"my_local_llm"}  # whose they are

@@ -86,8 +86,8 @@ def _model_check(provider: Provider, known: list[str]) -> Check:
     return Check(
         "model known",
         True,
-        f"{model} is not in codive's list (the API accepted it)",
-        "prices and limits are unknown: /usage shows it as unpriced",
+        f"{model}: the API accepts it, but codive has no prices or limits for it "
+        "(/usage shows it as unpriced)",
     )
 
 
@@ -190,7 +190,8 @@ async def diagnose_embedded(report: Report, parts: EmbeddedParts, *, required: b
     model, binary = parts.model, parts.binary
     if model is None or binary is None:
         missing = [part for part, path in (("model", model), ("server", binary)) if path is None]
-        detail = f"{' and '.join(missing)} not installed" + ("" if required else " (optional)")
+        optional = f" (optional: `{SETUP_COMMAND}` installs it)"
+        detail = f"{' and '.join(missing)} not installed" + ("" if required else optional)
         report(Check("embedded model", not required, detail, f"run `{SETUP_COMMAND}`"))
         return not required
     record = None if parts.explicit_binary else llama_build.installed_build(binary)

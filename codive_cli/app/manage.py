@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,9 @@ async def _list_models(
     models: list[ModelInfo] = []
     for config in configs:
         async with create_provider(config) as provider:
-            models.extend(await provider.list_models())
+            listed = await provider.list_models()
+        # A plugin may leave `provider` empty: the listing still says whose models they are.
+        models += [m if m.provider else replace(m, provider=config.display_name) for m in listed]
     return models
 
 
@@ -278,7 +281,7 @@ def doctor_command(name: str | None, model: str | None, base_url: str | None) ->
         mark = "[green]✓[/]" if check.ok else "[red]✗[/]"
         console.print(f"{mark} [bold]{check.name}[/]: ", end="")
         console.print(plain(redact(check.detail, secrets)), soft_wrap=True)
-        if check.fix:
+        if check.fix and not check.ok:  # a passing check has nothing to fix
             fix = plain(f"    fix: {redact(check.fix, secrets)}", "dim")
             console.print(fix, soft_wrap=True)
 
