@@ -238,16 +238,27 @@ def test_max_cost_stops_before_the_call_that_would_pass_it(tmp_path: Path) -> No
     out = json.loads(result.stdout)
     assert result.returncode == 0 and out["stopped_by"] == "max_cost"
     assert "would pass --max-cost" in result.stderr
+    assert out["cost_usd"] == pytest.approx(3.0)  # one call of 1M input tokens at $3/M
 
 
 def test_max_cost_with_an_unpriced_model_says_it_cannot_cap(tmp_path: Path) -> None:
     work, env = workspace(tmp_path)
     with ScriptedServer([{"text": "ok"}]) as server:
         result = run(
-            server, "anthropic", work, env, "-m", "my-proxy-model", "--max-cost", "1", "hi"
+            server,
+            "anthropic",
+            work,
+            env,
+            "-m",
+            "my-proxy-model",
+            "--max-cost",
+            "1",
+            "--json",
+            "hi",
         )
     assert result.returncode == 0
     assert "cannot cap it" in result.stderr
+    assert json.loads(result.stdout)["cost_usd"] is None  # unpriced, not $0
 
 
 def test_grep_leaves_secret_files_out_unless_full(tmp_path: Path) -> None:

@@ -159,9 +159,12 @@ def encode_event(event: AgentEvent) -> dict[str, Any] | None:
     return None
 
 
-def encode_result(result: RunResult, *, provider: str, model: str) -> dict[str, Any]:
+def encode_result(
+    result: RunResult, *, provider: str, model: str, cost: float | None
+) -> dict[str, Any]:
     """The `--json` result (and stream-json's last record), one shape for every provider;
-    `model` is the configured one, for a reply that did not name its model."""
+    `model` is the configured one, for a reply that did not name its model; `cost` in USD,
+    None for a model without a known price (never a made-up 0)."""
     return {
         "content": result.content,
         "tool_calls": [
@@ -182,6 +185,7 @@ def encode_result(result: RunResult, *, provider: str, model: str) -> dict[str, 
         "provider": provider,
         "steps": result.steps,
         "stopped_by": result.stopped_by,
+        "cost_usd": cost,
     }
 
 

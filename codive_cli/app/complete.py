@@ -84,10 +84,12 @@ async def _complete(
             result = await agent.run(prompt, turn)
         finally:
             turn.close()
-    reporter.outcome(result, provider.model_info(result.model or None))
+    info = provider.model_info(result.model or None)
+    reporter.outcome(result, info)
     if options.output != "text":
         config = provider.config
-        record = encode_result(result, provider=config.display_name, model=config.model)
+        cost = info.cost(result.usage) if info else None
+        record = encode_result(result, provider=config.display_name, model=config.model, cost=cost)
         if options.output == "stream-json":
             record = {"type": "result", **record}
         sys.stdout.write(json_line(record) + "\n")
