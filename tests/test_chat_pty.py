@@ -243,3 +243,21 @@ def test_closing_the_terminal_stops_the_running_command(tmp_path: Path) -> None:
         _, status = os.waitpid(child.pid, 0)
     wait_dead(job)
     assert os.waitstatus_to_exitcode(status) == 129
+
+
+def test_a_running_command_shows_its_line_time_and_output_before_it_ends(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    command = "echo compiling; sleep 4; echo linked"
+    slow = {"tool_calls": [{"id": "s1", "name": "bash", "arguments": {"command": command}}]}
+    with ScriptedServer([slow, {"text": "Built."}]) as server:
+        child = spawn(server, work, env, "--permission-mode", "full")
+        say(child, "build it")
+        started = time.monotonic()
+        child.expect(r"running \d+\.\d s", timeout=3)  # at once, not when it ends
+        child.expect("compiling", timeout=3)  # its output as it comes
+        assert time.monotonic() - started < 3.5, "the command has not finished yet"
+        child.expect("linked", timeout=10)
+        child.expect("Built.")
+        child.expect("›")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)

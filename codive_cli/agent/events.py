@@ -8,7 +8,8 @@ chat that saves the session, a test that records them. Nothing is patched onto t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from codive_cli.policy.permissions import Approval, ApprovalRequest
@@ -18,7 +19,11 @@ from codive_cli.tools.base import ToolResult
 
 @dataclass(frozen=True)
 class ToolStarted:
+    """A call about to run; `output()` is what it has printed so far, while it runs (a
+    live view polls it: commands can run for minutes)."""
+
     call: ToolCall
+    output: Callable[[], str] = field(default=lambda: "", compare=False, repr=False)
     type: Literal["tool_started"] = "tool_started"
 
 

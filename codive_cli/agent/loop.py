@@ -292,7 +292,7 @@ class Agent:
         tool = self.tools[call.name]
         context = dataclasses.replace(self.context, progress=None)
         running[call.id] = context
-        self.driver.emit(ToolStarted(call))
+        self.driver.emit(ToolStarted(call, output=lambda: _output_so_far(context)))
         try:
             result = await tool.run(call.arguments, context)
         except ToolError as error:
@@ -304,6 +304,14 @@ class Agent:
             result.display = redact(result.display, self.context.secrets)
         self.driver.emit(ToolFinished(call, result))
         return result
+
+
+def _output_so_far(context: ToolContext) -> str:
+    """What a running tool has printed so far (commands report it; others print nothing),
+    without the secrets codive knows."""
+    if context.progress is None:
+        return ""
+    return redact(context.progress.text(), context.secrets)
 
 
 def _interrupted(context: ToolContext | None) -> ToolResult:

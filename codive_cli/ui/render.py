@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from typing import IO, Protocol
 
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.text import Text
 
 from codive_cli.agent.codec import encode_event, json_line
@@ -97,6 +100,8 @@ class LiveRenderer:
         self.refresh_per_second = refresh_per_second
         self._stream: MarkdownStream | None = None
         self._thinking = 0  # words of reasoning seen in this segment
+        self._running: dict[str, tuple[ToolStarted, float]] = {}  # call id -> (event, start)
+        self._live: Live | None = None  # the running calls' view
         self._open()
 
     def _open(self) -> MarkdownStream:
@@ -112,11 +117,16 @@ class LiveRenderer:
             case ThinkingDelta(text=text):
                 self._open()
                 self._thinking += len(text.split())
-            case ToolStarted():
+            case ToolStarted(call=call):
                 self.pause()
+                self._running[call.id] = (event, time.monotonic())
+                self._watch()
             case ToolFinished(call=call, result=result):
+                self._running.pop(call.id, None)
                 self.pause()
                 self.console.print(tool_view.rich_view(call, result))
+                if self._running:
+                    self._watch()
             case ToolCallStart() | ToolCallDelta() | Done() | StreamError():
                 pass
 
@@ -128,8 +138,31 @@ class LiveRenderer:
                 self._stream = None
             self.console.print(Text(f"✻ thought for {words} words", style="dim italic"))
 
+    def _watch(self) -> None:
+        """Show the running calls, redrawn a few times a second until they finish."""
+        if self._live is None:
+            self._live = Live(
+                get_renderable=self._running_view,
+                console=self.console,
+                refresh_per_second=4,
+                transient=True,  # replaced by each call's final view when it ends
+            )
+            self._live.start()
+
+    def _running_view(self) -> RenderableType:
+        now = time.monotonic()
+        views = [
+            tool_view.running_view(started.call, now - since, started.output())
+            for started, since in self._running.values()
+        ]
+        return Group(*views)
+
     def pause(self) -> None:
         """End the current segment (its text stays on screen) so others can print."""
+        if self._live is not None:
+            live, self._live = self._live, None
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                live.stop()
         self._flush_thinking()
         if self._stream is not None:
             self._stream.finish()

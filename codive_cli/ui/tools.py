@@ -59,3 +59,13 @@ def rich_view(call: ToolCall, result: ToolResult) -> RenderableType:
     body = Text("  ⎿ " + result_summary(result).replace("\n", "\n    "))
     body.stylize("red" if result.is_error else "dim")
     return Group(head, body)
+
+
+def running_view(call: ToolCall, elapsed: float, output: str, lines: int = 5) -> RenderableType:
+    """A call that is still running: its line, how long it has run, its latest output."""
+    head = Text("⏺ ", style="yellow")
+    head.append(call_line(call), style="bold")
+    status = Text(f"  ⎿ running {elapsed:.1f} s · Ctrl-C stops it", style="dim")
+    rows = visible(output.rstrip("\n")).splitlines()[-lines:]
+    tail = Text("\n".join(f"    {row[:200]}" for row in rows), style="dim")
+    return Group(head, status, tail) if rows else Group(head, status)
