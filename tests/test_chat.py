@@ -175,6 +175,16 @@ async def test_clear_sessions_save_permissions_and_exit(
     assert len(store.list(chat.root)) == 2
 
 
+async def test_history_shows_the_latest_messages(tmp_path: Path, provider: TinyWindow) -> None:
+    chat, out, _ = build(tmp_path, provider)
+    provider.enqueue("first answer", "second answer")
+    await chat.run(Lines("one", "two", "/history 2"))
+    text = out.getvalue()
+    shown = text[text.index("the latest 2 of 4 messages") :]
+    assert "**user**\n\ntwo" in shown and "second answer" in shown
+    assert "first answer" not in shown
+
+
 async def test_at_mentions_attach_workspace_files(tmp_path: Path, provider: TinyWindow) -> None:
     chat, out, _ = build(tmp_path, provider)
     (chat.root / "notes.txt").write_text("remember the milk")

@@ -167,6 +167,83 @@ def test_continue_shows_the_earlier_conversation(tmp_path: Path) -> None:
     assert [m["role"] for m in second] == ["user", "assistant", "user"]
 
 
+def long_session(tmp_path: Path, work: Path) -> str:
+    """A saved session of `work`: 60 short turns, then one with Markdown, a file attached and
+    a tool call; its id."""
+    from codive_cli.conversation.session import SessionStore
+    from codive_cli.provider import ChatMessage, ToolCall
+
+    store = SessionStore(tmp_path / "xdg_data_home" / "codive" / "sessions")
+    call = ToolCall("r1", "read_file", {"path": "app.py"})
+    with store.create(work) as session:
+        for n in range(60):
+            session.append(ChatMessage("user", f"old question {n}"))
+            session.append(ChatMessage("assistant", f"old answer {n}"))
+        attached = '<file path="app.py">\ndef greet():\n    return 1\n</file>'
+        session.append(ChatMessage("user", f"look at @app.py\n\n{attached}"))
+        session.append(ChatMessage("assistant", "Let me **read** it.", tool_calls=(call,)))
+        session.append(ChatMessage("tool", "def greet():\n    return 1", tool_call_id="r1"))
+        session.append(ChatMessage("assistant", "## Findings\n\n- it greets\n- `greet` returns 1"))
+        return session.id
+
+
+def test_resume_shows_the_last_turns_as_they_looked(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    session_id = long_session(tmp_path, work)
+    with ScriptedServer([{"text": "ok"}]) as server:
+        arguments = ["chat", "-p", "anthropic", "--base-url", server.base_url]
+        child = pexpect.spawn(
+            CODIVE,
+            [*arguments, "--resume", session_id],
+            cwd=str(work),
+            env=env,
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(40, 100),
+        )
+        child.expect("continuing session")
+        shown = screen(child)
+        child.expect("›")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)
+    assert "· 116 earlier messages not shown; /history shows more" in shown
+    assert "old question 58" in shown and "old answer 59" in shown
+    assert "old question 57" not in shown
+    assert "› look at @app.py" in shown and "attached: app.py" in shown
+    assert "<file" not in shown
+    assert "Let me read it." in shown  # Markdown rendered: bold, not asterisks
+    assert "⏺ read_file(app.py)" in shown and "⎿ def greet(): (+1 lines)" in shown
+    assert "Findings" in shown and "## " not in shown and "• it greets" in shown
+
+
+def test_a_piped_resume_prints_only_the_new_answers(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    session_id = long_session(tmp_path, work)
+    with ScriptedServer([{"text": "fresh answer"}]) as server:
+        result = subprocess.run(
+            [
+                CODIVE,
+                "chat",
+                "-p",
+                "anthropic",
+                "--base-url",
+                server.base_url,
+                "--resume",
+                session_id,
+            ],
+            input="go on\n",
+            capture_output=True,
+            text=True,
+            cwd=work,
+            env=env,
+            timeout=30,
+        )
+        sent = server.model_requests[0]["json"]["messages"]
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "fresh answer\n"
+    assert len(sent) == 125  # the whole conversation still goes to the model
+
+
 def test_chat_reads_prompts_from_a_pipe(tmp_path: Path) -> None:
     work, env = workspace(tmp_path), environment(tmp_path)
     with ScriptedServer([{"text": "first answer"}, {"text": "second answer"}]) as server:

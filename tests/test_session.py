@@ -225,7 +225,7 @@ def test_a_loaded_session_continues_in_the_same_file(store: SessionStore, worksp
         ChatMessage("user", "one"),
         ChatMessage("assistant", "two"),
     ]
-    assert len(list(store.root.iterdir())) == 1
+    assert len(list(store.root.glob("*.jsonl"))) == 1
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")

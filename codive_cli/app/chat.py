@@ -33,7 +33,7 @@ from codive_cli.settings.resolve import resolve_provider
 from codive_cli.settings.schema import Settings
 from codive_cli.ui.render import LiveRenderer, PlainRenderer
 from codive_cli.ui.report import Reporter
-from codive_cli.ui.safe import plain, visible
+from codive_cli.ui.safe import plain
 from codive_cli.ui.turn import Turn
 
 
@@ -75,7 +75,7 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     session = _open_session(store, agent.context.root, options, provider, reporter)
     if session.messages:
         agent.messages = list(session.messages)
-        _replay(console, session, tty)
+        _replay(console, session, tty, reporter)
     else:
         for message in agent.messages:
             session.append(message)
@@ -161,21 +161,15 @@ def _earlier_session(store: SessionStore, root: Path, options: ChatOptions) -> S
     return None
 
 
-def _replay(console: Console, session: Session, tty: bool) -> None:
-    """Show the conversation being continued."""
+def _replay(console: Console, session: Session, tty: bool, reporter: Reporter) -> None:
+    """Show the end of the conversation being continued, on a terminal only: a pipe's output
+    is the new answers alone. What loading repaired goes to stderr either way."""
     for warning in session.warnings:
-        console.print(plain(f"warning: {warning}", "yellow"), highlight=False)
-    for message in session.messages:
-        if message.role == "user":
-            console.print(plain(f"› {message.content}", "bold"), highlight=False)
-        elif message.role == "assistant" and message.content:
-            if tty:
-                from rich.markdown import Markdown
+        reporter.warn(f"session {session.id}: {warning}")
+    if tty:
+        from codive_cli.ui.transcript import show_end
 
-                console.print(Markdown(visible(message.content)))
-            else:
-                console.print(message.content, markup=False, highlight=False)
-    console.print(f"[dim]· continuing session {session.id}[/]", highlight=False)
+        show_end(console, session.messages, session.interrupted_indexes, session.id)
 
 
 def _history_file() -> Path:

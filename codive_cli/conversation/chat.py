@@ -29,6 +29,7 @@ from codive_cli.provider import ChatMessage, Provider
 
 MENTION = re.compile(r"(?<![\w@])@([\w./~+-]+)")
 MAX_ATTACH = 100_000
+HISTORY = 20  # messages /history shows
 
 
 class LineSource(Protocol):
@@ -104,6 +105,7 @@ class Chat:
             "usage": self._usage,
             "permissions": self._permissions,
             "sessions": self._sessions,
+            "history": self._history,
             "save": self._save,
         }
 
@@ -290,16 +292,27 @@ class Chat:
         )
 
     async def _sessions(self, argument: str) -> None:
-        sessions = self.store.list(self.root)
+        sessions = self.store.list(self.root, limit=20)
         if not sessions:
             self.note("no saved sessions for this folder")
         rows = []
-        for info in sessions[:20]:
+        for info in sessions:
             mark = "*" if info.id == self.session.id else " "
             count = _count(info.messages, "message")
             rows.append(f"{mark} {info.id}  {count:>13}  {info.title}")
         if rows:
             self.output.show("\n".join(rows))
+
+    async def _history(self, argument: str) -> None:
+        count = int(argument) if argument.isdigit() else HISTORY
+        messages = [m for m in self.agent.messages if m.role != "system"]
+        if not messages:
+            self.note("nothing said yet")
+            return
+        shown = messages[-count:] if count else []
+        if len(shown) < len(messages):
+            self.note(f"the latest {len(shown)} of {len(messages)} messages (/save has them all)")
+        self.output.show(markdown_transcript(shown).rstrip("\n"))
 
     async def _save(self, argument: str) -> None:
         path = self.root / (argument or f"codive-{self.session.id}.md")

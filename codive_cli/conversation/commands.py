@@ -25,6 +25,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("usage", "", "tokens and cost so far"),
     SlashCommand("permissions", "[MODE]", "show or set the mode: " + ", ".join(MODES)),
     SlashCommand("sessions", "", "saved sessions of this folder"),
+    SlashCommand("history", "[N]", "the latest N messages of this conversation (default 20)"),
     SlashCommand("save", "[FILE]", "write the conversation as Markdown"),
     SlashCommand("exit", "", "leave (Ctrl-D does too)", aliases=("quit",)),
 )

@@ -7,8 +7,10 @@ such locks (Windows), every `acquire` succeeds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 PROC_LOCKS = Path("/proc/locks")
@@ -41,3 +43,17 @@ def holder(fd: int) -> int | None:
         if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == device:
             return int(fields[4]) if fields[4].isdigit() and fields[4] != "0" else None
     return None
+
+
+@contextlib.contextmanager
+def held(path: Path) -> Iterator[None]:
+    """Wait for the exclusive lock on `path` (created if need be), for a short update."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if sys.platform != "win32":
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

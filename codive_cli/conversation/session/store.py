@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -12,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from codive_cli.conversation.session import lock as session_lock
+from codive_cli.conversation.session.index import Entry, Index, header_workspace, summarize
 from codive_cli.conversation.session.records import HEADER_KEYS, VERSION
 from codive_cli.conversation.session.writer import BINARY, Session, load
+
+LIST_LIMIT = 20  # what /sessions shows
 
 
 def default_root() -> Path:
@@ -34,6 +36,7 @@ class SessionInfo:
     updated: float  # the file's mtime
     title: str  # the first user message, on one line, at most 60 characters
     messages: int
+    asked: bool = True  # it has a user message
 
 
 class SessionStore:
@@ -45,6 +48,7 @@ class SessionStore:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root if root is not None else default_root()
+        self.index = Index(self.root)
 
     def create(self, workspace: Path, **meta: Any) -> Session:
         """A new, empty session for `workspace`; `meta` (provider, model...) goes in its header."""
@@ -53,24 +57,29 @@ class SessionStore:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         if os.name == "posix" and self.root.stat().st_mode & 0o077:
             self.root.chmod(0o700)
+        self.index.dir.mkdir(mode=0o700, exist_ok=True)
         now = datetime.now(UTC)
         session_id, path, fd = _new_file(self.root, now)
         created = now.isoformat(timespec="seconds")
         header = {"type": "session", "version": VERSION, "id": session_id, "created": created}
         header |= {"workspace": _workspace_key(workspace), **meta}
-        return Session.started(path, header, fd)
+        session = self._watched(Session.started(path, header, fd))
+        with contextlib.suppress(OSError):  # the index is a cache: a listing repairs it
+            self.index.added(session)
+        return session
 
     def load(self, session_id: str, *, lock: bool = False) -> Session:
         """The session with this id, or the only one whose id starts with it; else KeyError.
 
         With `lock`, it is locked for writing at once (SessionBusy if another codive has it).
         """
+        path = self.root / f"{session_id}.jsonl"
+        if session_id and Path(session_id).name == session_id and path.is_file():
+            return self._watched(load(path, lock=lock))
         names = {path.stem: path for path, _ in _session_files(self.root)}
-        if session_id in names:
-            return load(names[session_id], lock=lock)
         matches = sorted(name for name in names if session_id and name.startswith(session_id))
         if len(matches) == 1:
-            return load(names[matches[0]], lock=lock)
+            return self._watched(load(names[matches[0]], lock=lock))
         if matches:
             raise KeyError(f"session id {session_id!r} is ambiguous: {', '.join(matches)}")
         raise KeyError(f"no saved session {session_id!r}")
@@ -81,19 +90,16 @@ class SessionStore:
         Sessions without a user message (started, then left) are passed over unless there is
         nothing else, so `--continue` finds the last real conversation. With `lock`, as `load`.
         """
-        key = _workspace_key(workspace)
-        empty: Session | None = None
-        for path, _ in _session_files(self.root):
-            if _header_workspace(path) != key:
-                continue
-            try:
-                session = load(path)
-            except FileNotFoundError:
-                continue
-            if any(message.role == "user" for message in session.messages):
-                return load(path, lock=True) if lock else session
-            empty = empty or session
-        return load(empty.path, lock=True) if lock and empty else empty
+        infos = self.list(workspace, limit=LIST_LIMIT)
+        if infos and not any(info.asked for info in infos):
+            infos = self.list(workspace)  # all of them, to find one with a user message
+        chosen = next((info for info in infos if info.asked), infos[0] if infos else None)
+        if chosen is None:
+            return None
+        try:
+            return self._watched(load(chosen.path, lock=lock))
+        except FileNotFoundError:  # deleted since: look again
+            return self.latest(workspace, lock=lock)
 
     def fork(self, session: Session, **meta: Any) -> Session:
         """A new session that starts with `session`'s conversation (for a second codive to go
@@ -105,21 +111,47 @@ class SessionStore:
         copy.warnings = list(session.warnings)
         return copy
 
-    def list(self, workspace: Path | None = None) -> list[SessionInfo]:
-        """Saved sessions, of one workspace or all, most recently updated first."""
-        key = None if workspace is None else _workspace_key(workspace)
-        infos: list[SessionInfo] = []
-        for path, updated in _session_files(self.root):
-            if key is not None and _header_workspace(path) != key:
-                continue
-            try:
-                s = load(path)
-            except FileNotFoundError:
-                continue
-            infos.append(
-                SessionInfo(s.id, path, s.workspace, s.created, updated, s.title, len(s.messages))
-            )
-        return infos
+    def list(self, workspace: Path | None = None, limit: int | None = None) -> list[SessionInfo]:
+        """Saved sessions, of one workspace or all, most recently updated first (at most
+        `limit`). Reads the index, never whole session files (but those it has not seen)."""
+        keys = [_workspace_key(workspace)] if workspace is not None else None
+        try:
+            if keys is None:
+                keys = sorted(self.index.workspaces())
+            found = [(key, e) for key in keys for e in self.index.sessions(key, limit)]
+        except OSError:  # an index that cannot be written: read the files themselves
+            found = _scanned(self.root, keys)
+        found.sort(key=lambda item: (item[1].mtime, item[1].id), reverse=True)
+        return [_info(self.root, key, entry) for key, entry in found[:limit]]
+
+    def _watched(self, session: Session) -> Session:
+        """`session`, its index line kept up to date when it syncs or closes."""
+
+        def saved(session: Session) -> None:
+            with contextlib.suppress(OSError):  # the index is a cache: a listing repairs it
+                self.index.touch(session)
+
+        session.on_saved = saved
+        return session
+
+
+def _info(root: Path, workspace: str, entry: Entry) -> SessionInfo:
+    path = root / f"{entry.id}.jsonl"
+    updated = entry.mtime / 1e9
+    return SessionInfo(
+        entry.id, path, workspace, entry.created, updated, entry.title, entry.messages, entry.asked
+    )
+
+
+def _scanned(root: Path, keys: list[str] | None) -> list[tuple[str, Entry]]:
+    """(workspace, entry) of every session file of these workspaces, read whole: the fallback."""
+    found = []
+    for path, _ in _session_files(root):
+        workspace = header_workspace(path)
+        wanted = workspace is not None and (keys is None or workspace in keys)
+        if wanted and (entry := summarize(path)):
+            found.append((str(workspace), entry))
+    return found
 
 
 def _new_file(root: Path, now: datetime) -> tuple[str, Path, int]:
@@ -134,19 +166,6 @@ def _new_file(root: Path, now: datetime) -> tuple[str, Path, int]:
         session_lock.acquire(fd)  # a new file: nobody else can hold it yet
         return session_id, path, fd
     raise FileExistsError(f"no free session id in {root} for {now:%Y%m%d-%H%M%S}")
-
-
-def _header_workspace(path: Path) -> str | None:
-    """The workspace named on a file's first line, read without loading the file."""
-    try:
-        with path.open("rb") as file:
-            record = json.loads(file.readline(1 << 16))
-    except (OSError, ValueError, RecursionError):
-        return None
-    if isinstance(record, dict) and record.get("type") == "session":
-        workspace = record.get("workspace")
-        return workspace if isinstance(workspace, str) else None
-    return None
 
 
 def _workspace_key(workspace: Path) -> str:

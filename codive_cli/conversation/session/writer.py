@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,8 @@ class Session:
         self._unsaved: list[ChatMessage] = []
         self._needs_newline = False
         self._dir_synced = fd is None  # a new file's directory entry is synced once
+        self.on_saved: Callable[[Session], None] | None = None  # after a sync or close
+        self._reported = -1  # the file's size when on_saved last heard of it
         if fd is not None:
             self._adopt(fd)
 
@@ -121,6 +124,7 @@ class Session:
         if self._fd is None:
             return
         os.fsync(self._fd)
+        self._report()
         if not self._dir_synced:
             self._dir_synced = True
             with contextlib.suppress(OSError):  # not every platform can fsync a directory
@@ -132,9 +136,25 @@ class Session:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            try:
+                self._report()
+            finally:
+                os.close(self._fd)
         self._fd = None
         self._closed = True
+
+    def stat(self) -> os.stat_result:
+        """The file's size and times (through the open descriptor, if there is one)."""
+        return os.fstat(self._fd) if self._fd is not None else self.path.stat()
+
+    def _report(self) -> None:
+        """Tell `on_saved` (the store's index) when the file has grown since it last heard."""
+        if self.on_saved is None or self._fd is None:
+            return
+        size = os.fstat(self._fd).st_size
+        if size != self._reported:
+            self._reported = size
+            self.on_saved(self)
 
     def __enter__(self) -> Session:
         return self
