@@ -89,6 +89,10 @@ YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Short for --permissio
 MaxStepsOpt = Annotated[
     int | None, typer.Option("--max-steps", min=1, help="Most model calls for this request.")
 ]
+ContinueOpt = Annotated[
+    bool, typer.Option("--continue", "-c", help="Continue the last session here.")
+]
+ResumeOpt = Annotated[str | None, typer.Option("--resume", help="Resume a saved session.")]
 MaxCostOpt = Annotated[
     float | None, typer.Option("--max-cost", min=0, help="Stop before spending more (USD).")
 ]
@@ -111,8 +115,10 @@ def complete(
     yes: YesOpt = False,
     max_steps: MaxStepsOpt = None,
     max_cost: MaxCostOpt = None,
+    continue_: ContinueOpt = False,
+    resume: ResumeOpt = None,
 ) -> None:
-    """Answer one request and exit.
+    """Answer one request and exit (saved as a session another run can continue).
 
     Examples:
 
@@ -123,9 +129,14 @@ def complete(
       codive complete -p local_llm --base-url http://127.0.0.1:8080 "hi"
 
       codive complete "fix the lint errors" --yes --max-steps 20 --json > run.json
+
+      codive complete --continue "now add a test for it"
     """
     from codive_cli.app.complete import CompleteOptions, complete_command
-    from codive_cli.app.wiring import AgentOptions, Endpoint
+    from codive_cli.app.wiring import AgentOptions, Endpoint, SessionChoice
+
+    if continue_ and resume:
+        _fail("--continue and --resume exclude each other", "", 2, ValueError())
 
     agent = AgentOptions(
         permission_mode="full" if yes else permission_mode,
@@ -138,7 +149,9 @@ def complete(
         stream=not no_stream,
     )
     output = OutputFormat.json if json_ else output_format
-    options = CompleteOptions(prompt, Endpoint(provider, model, base_url), agent, output.value)
+    endpoint = Endpoint(provider, model, base_url)
+    session = SessionChoice(continue_, resume)
+    options = CompleteOptions(prompt, endpoint, agent, output.value, session)
     _run(lambda: complete_command(options))
 
 
@@ -148,10 +161,8 @@ def chat(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     permission_mode: ModeOpt = None,
-    continue_: Annotated[
-        bool, typer.Option("--continue", "-c", help="Continue the last session here.")
-    ] = False,
-    resume: Annotated[str | None, typer.Option("--resume", help="Resume a saved session.")] = None,
+    continue_: ContinueOpt = False,
+    resume: ResumeOpt = None,
 ) -> None:
     """Chat with the agent in this folder (prompts from stdin when it is not a terminal).
 

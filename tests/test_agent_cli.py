@@ -208,13 +208,24 @@ def test_stream_json_lines_follow_the_run_and_end_with_the_json_result(tmp_path:
     kinds = [r["type"] for r in records]
     assert kinds[-1] == "result"
     compact = [k for i, k in enumerate(kinds) if i == 0 or k != kinds[i - 1]]
-    assert compact == ["text", "usage", "tool_call", "tool_result", "text", "usage", "result"]
-    assert "".join(r["text"] for r in records[: kinds.index("usage")]) == "Reading it."
+    assert compact == [
+        "session",
+        "text",
+        "usage",
+        "tool_call",
+        "tool_result",
+        "text",
+        "usage",
+        "result",
+    ]
+    assert "".join(r.get("text", "") for r in records[: kinds.index("usage")]) == "Reading it."
     call = records[kinds.index("tool_call")]
     assert (call["name"], call["arguments"]) == ("read_file", {"path": "calc.py"})
-    result = records[-1]
+    result, alone = records[-1], json.loads(whole.stdout)
     del result["type"]
-    assert result == json.loads(whole.stdout)
+    assert result["session_id"] == records[0]["session_id"] != alone["session_id"]  # 2 runs
+    del result["session_id"], alone["session_id"]
+    assert result == alone
 
 
 def test_max_cost_stops_before_the_call_that_would_pass_it(tmp_path: Path) -> None:
@@ -306,3 +317,59 @@ def test_untrusted_project_file_starts_no_mcp_server(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert not marker.exists() and not any(n.startswith("mcp__") for n in names)
     assert "not trusted" in result.stderr and "mcp" in result.stderr
+
+
+def test_runs_chain_with_resume_and_continue(tmp_path: Path) -> None:
+    """Each complete run is a session: --json and stream-json name it, and the next run can
+    go on with it (--resume ID, or --continue for the latest here)."""
+    work, env = workspace(tmp_path)
+    replies = [
+        {"text": "The answer is 42."},
+        {"text": "You asked for the answer."},
+        {"text": "Bye."},
+    ]
+    with ScriptedServer(replies) as server:
+        first = run(server, "anthropic", work, env, "--json", "what is the answer?")
+        session_id = json.loads(first.stdout)["session_id"]
+        second = run(
+            server,
+            "anthropic",
+            work,
+            env,
+            "--resume",
+            session_id,
+            "--output-format",
+            "stream-json",
+            "what did I ask?",
+        )
+        third = run(server, "anthropic", work, env, "--continue", "--json", "thanks")
+        requests = server.model_requests
+    lines = [json.loads(line) for line in second.stdout.splitlines()]
+    assert lines[0] == {"type": "session", "session_id": session_id}
+    assert lines[-1]["type"] == "result" and lines[-1]["session_id"] == session_id
+    asked = [m["content"] for m in requests[1]["json"]["messages"] if m["role"] == "user"]
+    assert str(asked[0]).count("what is the answer?") == 1 and "what did I ask?" in str(asked[-1])
+    assert "You asked for the answer." in str(requests[2]["json"]["messages"])
+    assert json.loads(third.stdout)["session_id"] == session_id
+
+
+def test_resume_of_an_unknown_session_is_a_usage_error(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    with ScriptedServer([]) as server:
+        result = run(server, "anthropic", work, env, "--resume", "nope", "hi")
+        both = run(server, "anthropic", work, env, "--resume", "x", "--continue", "hi")
+    assert result.returncode == 2 and "no saved session 'nope'" in result.stderr
+    assert both.returncode == 2 and "exclude each other" in both.stderr
+
+
+def test_a_run_where_sessions_cannot_be_written_goes_on_unsaved(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the data folder's parent is a file: nothing can be created
+    env["XDG_DATA_HOME"] = str(blocked)
+    with ScriptedServer([{"text": "Still answered."}]) as server:
+        result = run(server, "anthropic", work, env, "--json", "hi")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["content"] == "Still answered." and out["session_id"] is None
+    assert "not saved as a session" in result.stderr

@@ -16,14 +16,16 @@ from codive_cli.app import lifetime
 from codive_cli.app.wiring import (
     AgentOptions,
     Endpoint,
+    SessionChoice,
     approver,
     attach_mcp,
     build_agent,
     fit_tools_to_model,
     open_provider,
+    open_session,
     warn_untrusted,
 )
-from codive_cli.conversation.session import Session, SessionBusy, SessionStore
+from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.errors import ConfigError
 from codive_cli.policy.modes import Mode
 from codive_cli.provider import Provider
@@ -72,13 +74,10 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     agent_options = AgentOptions(permission_mode=options.permission_mode)
     agent = build_agent(provider, settings, agent_options, reporter.warn)
     store = SessionStore()
-    session = _open_session(store, agent.context.root, options, provider, reporter)
-    if session.messages:
-        agent.messages = list(session.messages)
+    choice = SessionChoice(options.continue_last, options.resume)
+    session = open_session(store, agent, choice, reporter)
+    if len(session.messages) > len(agent.messages):
         _replay(console, session, tty, reporter)
-    else:
-        for message in agent.messages:
-            session.append(message)
 
     def turn() -> Turn:
         if tty:
@@ -128,37 +127,6 @@ def _switcher(
         return fresh
 
     return switch
-
-
-def _open_session(
-    store: SessionStore, root: Path, options: ChatOptions, provider: Provider, reporter: Reporter
-) -> Session:
-    """The session to write: a new one, or the one to go on with (a copy of it, if another
-    codive has it open: two writers would interleave their turns in one file)."""
-    config = provider.config
-    try:
-        found = _earlier_session(store, root, options)
-    except SessionBusy as busy:
-        fork = store.fork(busy.session, provider=config.display_name, model=config.model)
-        reporter.note(f"{busy}, so this chat goes on in a copy of it: session {fork.id}")
-        return fork
-    return found or store.create(root, provider=config.display_name, model=config.model)
-
-
-def _earlier_session(store: SessionStore, root: Path, options: ChatOptions) -> Session | None:
-    if options.resume:
-        try:
-            return store.load(options.resume, lock=True)
-        except KeyError as error:
-            raise ConfigError(
-                f"no saved session {options.resume!r}", hint="see /sessions"
-            ) from error
-    if options.continue_last:
-        session = store.latest(root, lock=True)
-        if session is None:
-            raise ConfigError("no earlier session in this folder", hint="start one: codive chat")
-        return session
-    return None
 
 
 def _replay(console: Console, session: Session, tty: bool, reporter: Reporter) -> None:

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 
 from codive_cli.agent.codec import encode_result, json_line
+from codive_cli.agent.loop import Agent, RunResult
 from codive_cli.app import lifetime
 from codive_cli.app.wiring import (
     AgentOptions,
     Endpoint,
+    SessionChoice,
     approver,
     attach_mcp,
     build_agent,
     fit_tools_to_model,
     open_provider,
+    open_session,
     warn_untrusted,
 )
+from codive_cli.conversation.chat import Saving
+from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.errors import ConfigError
 from codive_cli.provider import Provider
 from codive_cli.settings.loading import load_settings
@@ -44,6 +50,7 @@ class CompleteOptions:
     endpoint: Endpoint = field(default_factory=Endpoint)
     agent: AgentOptions = field(default_factory=AgentOptions)
     output: Output = "text"
+    session: SessionChoice = field(default_factory=SessionChoice)
 
 
 def read_prompt(prompt: str | None) -> str:
@@ -71,29 +78,68 @@ async def _complete(
     warn_untrusted(settings, reporter)
     provider.on_notice = reporter.note
     _say_why_local(provider, reporter)
-    turn = _turn(options.output, reporter)
     agent = build_agent(provider, settings, options.agent, reporter.warn)
     if options.agent.max_cost is not None and provider.model_info() is None:
         reporter.warn(f"{provider.config.model} has no known price: --max-cost cannot cap it")
-    async with provider, contextlib.AsyncExitStack() as servers:
-        await reporter.while_starting(provider)
-        if options.agent.tools:
-            await attach_mcp(agent, settings, servers, reporter)
-        fit_tools_to_model(agent, provider, options.agent, reporter)
+    with _saved(agent, options.session, reporter) as session:
+        session_id = session.id if session is not None else None
+        if options.output == "stream-json":  # first, so a script can chain the next run
+            _print_json({"type": "session", "session_id": session_id})
+        turn = _turn(options.output, reporter)
+        async with provider, contextlib.AsyncExitStack() as servers:
+            await reporter.while_starting(provider)
+            if options.agent.tools:
+                await attach_mcp(agent, settings, servers, reporter)
+            fit_tools_to_model(agent, provider, options.agent, reporter)
+            try:
+                driver = Saving(turn, session) if session is not None else turn
+                result = await agent.run(prompt, driver)
+            finally:
+                turn.close()
+    _report(result, provider, options.output, session_id, reporter)
+    return 0
+
+
+@contextlib.contextmanager
+def _saved(agent: Agent, choice: SessionChoice, reporter: Reporter) -> Iterator[Session | None]:
+    """The session this run is saved in; a new run goes on unsaved (and says so) where
+    sessions cannot be written, such as a read-only home in CI."""
+    try:
+        session = open_session(SessionStore(), agent, choice, reporter)
+    except OSError as error:
+        if choice.continue_last or choice.resume:
+            raise ConfigError(f"cannot open the saved sessions: {error}") from error
+        reporter.warn(f"this run is not saved as a session: {error}")
+        yield None
+        return
+    with session:
         try:
-            result = await agent.run(prompt, turn)
+            yield session
         finally:
-            turn.close()
+            session.sync()
+
+
+def _report(
+    result: RunResult,
+    provider: Provider,
+    output: Output,
+    session_id: str | None,
+    reporter: Reporter,
+) -> None:
     info = provider.model_info(result.model or None)
     reporter.outcome(result, info)
-    if options.output != "text":
-        config = provider.config
-        cost = info.cost(result.usage) if info else None
-        record = encode_result(result, provider=config.display_name, model=config.model, cost=cost)
-        if options.output == "stream-json":
-            record = {"type": "result", **record}
-        sys.stdout.write(json_line(record) + "\n")
-    return 0
+    if output == "text":
+        return
+    config = provider.config
+    cost = info.cost(result.usage) if info else None
+    record = encode_result(result, provider=config.display_name, model=config.model, cost=cost)
+    record["session_id"] = session_id
+    _print_json({"type": "result", **record} if output == "stream-json" else record)
+
+
+def _print_json(record: dict[str, Any]) -> None:
+    sys.stdout.write(json_line(record) + "\n")
+    sys.stdout.flush()
 
 
 def _say_why_local(provider: Provider, reporter: Reporter) -> None:

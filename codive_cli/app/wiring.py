@@ -11,6 +11,8 @@ from pathlib import Path
 
 from codive_cli.agent.loop import Agent
 from codive_cli.agent.prompts import Instructions, project_instructions, system_prompt
+from codive_cli.conversation.session import Session, SessionBusy, SessionStore
+from codive_cli.errors import ConfigError
 from codive_cli.policy.credentials import known_secrets, redact
 from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.modes import Mode
@@ -174,3 +176,47 @@ def warn_untrusted(settings: Settings, reporter: Reporter) -> None:
             + ", ".join(settings.untrusted_keys)
             + " (run `codive trust` to accept them)"
         )
+
+
+@dataclass(frozen=True)
+class SessionChoice:
+    """Which saved conversation a run goes on with: --continue, --resume ID, or a new one."""
+
+    continue_last: bool = False
+    resume: str | None = None
+
+
+def open_session(
+    store: SessionStore, agent: Agent, choice: SessionChoice, reporter: Reporter
+) -> Session:
+    """The session this run writes, with the agent's conversation set from it: a new one (the
+    system prompt saved first), or the one to go on with (a copy of it, if another codive has
+    it open: two writers would interleave their turns in one file)."""
+    config = agent.provider.config
+    try:
+        found = _earlier_session(store, agent.context.root, choice)
+    except SessionBusy as busy:
+        found = store.fork(busy.session, provider=config.display_name, model=config.model)
+        reporter.note(f"{busy}, so this run goes on in a copy of it: session {found.id}")
+    if found is not None:
+        agent.messages = list(found.messages)
+        return found
+    session = store.create(agent.context.root, provider=config.display_name, model=config.model)
+    for message in agent.messages:
+        session.append(message)
+    return session
+
+
+def _earlier_session(store: SessionStore, root: Path, choice: SessionChoice) -> Session | None:
+    if choice.resume:
+        try:
+            return store.load(choice.resume, lock=True)
+        except KeyError as error:
+            missing = f"no saved session {choice.resume!r}"
+            raise ConfigError(missing, hint="see /sessions in codive chat") from error
+    if choice.continue_last:
+        session = store.latest(root, lock=True)
+        if session is None:
+            raise ConfigError("no earlier session in this folder", hint="start one: codive chat")
+        return session
+    return None

@@ -62,10 +62,11 @@ class ChatOutput(Protocol):
     def turn(self) -> TurnView: ...
 
 
-class _Saving:
-    """The turn's driver: every message that joins the conversation is saved as it does."""
+class Saving:
+    """A run's driver: every message that joins the conversation is saved as it does; the
+    rest goes to `view`."""
 
-    def __init__(self, view: TurnView, session: Session) -> None:
+    def __init__(self, view: Driver, session: Session) -> None:
         self.view = view
         self.session = session
 
@@ -149,7 +150,7 @@ class Chat:
     async def _answer(self, prompt: str) -> None:
         view = self.output.turn()
         try:
-            result = await self.agent.run(prompt, _Saving(view, self.session))
+            result = await self.agent.run(prompt, Saving(view, self.session))
         finally:
             view.close()
         info = self.agent.provider.model_info(result.model or None)
