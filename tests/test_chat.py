@@ -16,7 +16,7 @@ from codive_cli.conversation.session import SessionStore
 from codive_cli.errors import ConfigError, ContextTooLong
 from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import Policy, deny_without_terminal
-from codive_cli.provider import ModelInfo, Provider, ProviderConfig, Usage
+from codive_cli.provider import ChatMessage, ModelInfo, Provider, ProviderConfig, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.providers.text_tools import TextToolsProvider
 from codive_cli.tools.base import ToolContext
@@ -289,3 +289,16 @@ async def test_hints_keep_brackets_and_rules_read_as_written(
     text = out.getvalue()
     assert hint in text  # not eaten as Rich markup
     assert "allow: edit_file, bash(make test)" in text and "None" not in text
+
+
+async def test_sessions_leaves_out_empty_ones(tmp_path: Path, provider: TinyWindow) -> None:
+    chat, out, store = build(tmp_path, provider)
+    with store.create(chat.root, provider="scripted", model="m") as empty:
+        empty.append(ChatMessage("system", "sys"))  # started, nothing asked
+    with store.create(chat.root, provider="scripted", model="m") as used:
+        used.append(ChatMessage("user", "a real question"))
+    await chat.command("/sessions")
+    text = out.getvalue()
+    assert used.id in text and "a real question" in text
+    assert empty.id not in text
+    assert chat.session.id in text  # the current one, even before anything is asked

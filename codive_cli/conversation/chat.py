@@ -293,7 +293,8 @@ class Chat:
         )
 
     async def _sessions(self, argument: str) -> None:
-        sessions = self.store.list(self.root, limit=20)
+        listed = self.store.list(self.root, limit=40)  # empty ones (nothing asked) are left out
+        sessions = [i for i in listed if i.asked or i.id == self.session.id][:20]
         if not sessions:
             self.note("no saved sessions for this folder")
         rows = []
