@@ -9,6 +9,12 @@ the rendering: the feeding thread and the redraw thread (ours, or Rich's for the
     python bench/render.py                    # both renderers, naive capped at ~60 s CPU
     python bench/render.py --pace-ms 2        # also ours with 2 ms between deltas
     python bench/render.py --naive-budget 0   # ours only
+    python bench/render.py --shapes-only      # only the list and table shapes
+
+Then the shapes that used to grow per delta: a numbered list of 1,000 and of 3,000 items and a
+table of 500 rows, each beside prose of the same number of characters cut the same way. Each
+prints its CPU as a multiple of the prose's and its per-delta cost at the end over the start;
+the targets are at most 3x the prose, at most 2x the start, and the 3,000-item list finishing.
 """
 
 from __future__ import annotations
@@ -160,7 +166,7 @@ def timed(name: str, deltas: list[str], feed: Callable[[str], None], budget: flo
     return Run(name, fed, marks[-1] - marks[0], first, last, chars)
 
 
-def run_ours(deltas: list[str], pace: float) -> Run:
+def run_ours(deltas: list[str], pace: float, budget: float = 0.0) -> Run:
     """MarkdownStream on every delta, `pace` seconds apart; finish() counts in the total."""
     with pseudo_terminal() as console:
         start = time.process_time()
@@ -172,7 +178,7 @@ def run_ours(deltas: list[str], pace: float) -> Run:
                 time.sleep(pace)
 
         name = f"MarkdownStream, {pace * 1e3:g} ms apart" if pace else "MarkdownStream"
-        run = timed(name, deltas, feed)
+        run = timed(name, deltas, feed, budget)
         stream.finish()
         run.total = time.process_time() - start
         return run
@@ -226,12 +232,80 @@ def report(runs: list[Run], deltas: list[str], notes: list[str]) -> None:
         print(note)
 
 
+def numbered_list(items: int, rng: random.Random) -> str:
+    lines = (
+        f"{n}. " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(4, 12)))
+        for n in range(1, items + 1)
+    )
+    return "\n".join(lines) + "\n"
+
+
+def table(rows: int, rng: random.Random) -> str:
+    head = "| # | name | what it does |\n|---:|---|---|\n"
+    body = (
+        f"| {n} | `{rng.choice(IDENTS)}_{n}` | "
+        + " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 9)))
+        + " |\n"
+        for n in range(1, rows + 1)
+    )
+    return head + "".join(body)
+
+
+def prose(chars: int, rng: random.Random) -> str:
+    """Paragraphs cut to exactly `chars` characters."""
+    text = ""
+    while len(text) < chars:
+        text += paragraph(rng)
+    return text[:chars]
+
+
+SHAPES: list[tuple[str, Callable[[random.Random], str], bool]] = [
+    ("list of 1,000 items", lambda rng: numbered_list(1_000, rng), True),
+    ("table of 500 rows", lambda rng: table(500, rng), True),
+    ("list of 3,000 items", lambda rng: numbered_list(3_000, rng), False),
+]
+
+
+def run_shapes(seed: int, budget: float) -> None:
+    """Each shape and prose of its length; the verdict against the targets."""
+    print(f"\nshapes, each beside prose of the same length (CPU budget {budget:g} s a run)")
+    print(
+        f"{'shape':<22} {'chars':>7} {'deltas':>7} {'CPU s':>7} {'prose s':>8} {'ratio':>6} "
+        f"{'first µs/Δ':>11} {'last µs/Δ':>10} {'last/first':>10}  verdict"
+    )
+    for name, make, strict in SHAPES:
+        text = make(random.Random(seed))
+        deltas = split_deltas(text, seed)
+        ours = run_ours(deltas, 0.0, budget)
+        base = run_ours(split_deltas(prose(len(text), random.Random(seed)), seed), 0.0)
+        ratio, growth = ours.total / base.total, ours.last / ours.first
+        finished = ours.fed == len(deltas)
+        good = finished and (not strict or (ratio <= 3 and growth <= 2))
+        verdict = "ok" if good else "OVER TARGET" + ("" if finished else " (did not finish)")
+        print(
+            f"{name:<22} {len(text):>7,} {ours.fed:>7,} {ours.total:>7.2f} {base.total:>8.2f} "
+            f"{ratio:>5.1f}x {ours.first * 1e6:>11,.0f} {ours.last * 1e6:>10,.0f} "
+            f"{growth:>9.1f}x  {verdict}"
+        )
+    print("targets: ratio <= 3x and last/first <= 2x (list of 1,000, table of 500); the list")
+    print("of 3,000 items finishing within the budget.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--naive-budget", type=float, default=60.0, help="CPU seconds; 0 skips")
     parser.add_argument("--pace-ms", type=float, default=0.0, help="also run ours, paced")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shapes-only", action="store_true", help="only lists and tables")
+    parser.add_argument("--shape-budget", type=float, default=120.0, help="CPU s a shape run")
     args = parser.parse_args()
+    if not args.shapes_only:
+        answer_runs(args)
+    run_shapes(args.seed, args.shape_budget)
+
+
+def answer_runs(args: argparse.Namespace) -> None:
+    """The long mixed answer: ours, paced, and the naive renderer."""
     deltas = split_deltas(make_answer(args.seed), args.seed)
     runs, notes = [run_ours(deltas, 0.0)], []
     if args.pace_ms:

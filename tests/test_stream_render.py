@@ -49,6 +49,47 @@ DOCS = {
 }
 
 
+def long_table(rows: int) -> str:
+    """A table whose widest cells sit in the middle, so early rows alone are too narrow."""
+    body = "".join(
+        f"| {n} | {'**wide** ' * (n % 7)}`c{n}` | {'x' * (3 if n != rows // 2 else 30)} |\n"
+        for n in range(1, rows + 1)
+    )
+    return "Intro\n\n| n | text | right |\n|---|:--|--:|\n" + body + "| short\n\nafter\n"
+
+
+# Lists and tables are held while they grow: each part parses alone, the block prints whole.
+HELD_DOCS = {
+    "long_ordered": "Steps:\n\n"
+    + "".join(f"{n}. step {n} " + "word " * (n % 13) + "\n" for n in range(1, 121))
+    + "\nDone.\n",
+    "ordered_from_95": "".join(f"{n}) item\n" for n in range(95, 106)) + "# End\n",
+    "loose_and_tight": (
+        "- a\n- b\n\n- c\n\n\n- d\nlazy line\n\n  more of d\n\n* other marker\n+ third\n\nafter\n"
+    ),
+    "deep_nesting": "".join(
+        f"- top {n}\n  1. mid {n}\n     - low {n}\n\n       low para\n  2. mid two\n"
+        for n in range(12)
+    )
+    + "para\n",
+    "list_of_code": (
+        "1. one\n   ```py\n   x = 1\n   ```\n2. two\n\n   ```\n   y\n\n   z\n   ```\n"
+        "3. ~~~\n   open\n4. four\n       indented code\n\n- ```\n  - not an item\n  ```\n"
+        "- ```\n\n```\nafter the fence\n```\n"
+    ),
+    "list_ended_by_blocks": (
+        "- a\n# Head\n- b\n---\n- c\n> quote\n1. d\n```\ncode\n```\n- e\n\n    code\n"
+    ),
+    "empty_items": "-\n-\n- a\n-\n\n1.\n2. b\n",
+    "long_table": long_table(40),
+    "tables_back_to_back": (
+        "| a |\n|---|\n| 1 |\n\n| b | c |\n|:-:|--:|\n| 2 | 3 | 9 |\n| 4\n# H\n"
+        "| a |\n|---|\n| 1 |\n- item\n| x | y |\n|---|---|\n"
+    ),
+}
+DOCS.update(HELD_DOCS)
+
+
 @pytest.fixture(autouse=True)
 def drawable_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     """A forced terminal Rich draws live regions on, whatever TERM the test run inherits."""
@@ -281,7 +322,44 @@ def test_feed_after_finish_is_an_error() -> None:
         ("    code\n\n", ""),  # indented code may go on after a blank line
         ("| a |\n|---|\n| 1 |\n", ""),
         ("| a |\n|---|\n| 1 |\n\n", "| a |\n|---|\n| 1 |\n\n"),
+        ("- a\n- b\n", ""),  # the last block is a list: held, never finished while last
     ],
 )
 def test_split(tail: str, finished: str) -> None:
     assert tail[: split(tail).cut] == finished
+
+
+def held_view(text: str) -> list[str]:
+    """What the live region shows after `text` (complete lines) was fed, as plain lines."""
+    console = Console(file=StringIO(), width=80, force_terminal=True, height=24)
+    renderer = MarkdownStream(console, refresh_per_second=0.01)
+    renderer.feed(text)
+    region = renderer._region
+    assert region is not None and renderer._tail.held is not None
+    lines = region.view._render(renderer._tail, console, console.options)
+    renderer.finish()
+    return ["".join(segment.text for segment in line).rstrip() for line in lines]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(f"{n}. item {n} " + "word " * (n % 17) + "\n" for n in range(1, 140)),
+        "".join(f"- item {n}\n  - nested {n}\n" for n in range(90)),
+        long_table(150).split("| short")[0],
+    ],
+    ids=["ordered", "nested", "table"],
+)
+def test_live_view_of_a_held_block_is_the_end_of_its_full_render(text: str) -> None:
+    """The window of the last parts is numbered and sized as the whole block would be."""
+    shown = held_view(text)
+    assert len(shown) == 23
+    assert shown == [line.rstrip() for line in full_render(text).splitlines()[-23:]]
+
+
+def test_a_held_list_parses_only_its_last_item() -> None:
+    renderer = MarkdownStream(plain_console())
+    renderer.feed("Intro\n\n" + "".join(f"{n}. item {n}\n" for n in range(1, 1001)))
+    tail = renderer._tail
+    assert tail.held is not None and tail.count == 999 and tail.text == "1000. item 1000\n"
+    renderer.finish()

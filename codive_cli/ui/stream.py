@@ -1,170 +1,46 @@
 """Streaming Markdown: finished blocks are printed once, only the unfinished tail stays live.
 
 Re-rendering a whole answer on every refresh costs more the longer the answer gets. Here the
-text is split, with the same markdown-it parser Rich uses, into finished top-level blocks and
-an unfinished tail. A finished block is printed once above the live region (so scrollback
-keeps it) and never drawn again; the live region re-renders only the tail, at most once per
-refresh tick, cropped to the screen. What ends up printed equals one full render of the
-answer: each block goes through `rich.markdown.Markdown`, and the blank line Rich puts between
-top-level elements is added back where a split removed it. One exception: a reference-style
-link (`[text][ref]`) renders literally when its definition lies in another block.
+text is split (ui/blocks.py) into finished top-level blocks and an unfinished tail. A finished
+block is printed once above the live region (so scrollback keeps it) and never drawn again;
+the live region re-renders only the tail, at most once per refresh tick, cropped to the
+screen. A list or table that is still the last block is held (ui/held.py): its finished items
+or rows are set aside as they complete, each new line is parsed with its own item only, and a
+redraw renders only the last ones, so the cost per delta stays flat however long it grows.
+What ends up printed equals one full render of the answer: each block, held ones included,
+goes through `rich.markdown.Markdown` whole, and the blank line Rich puts between top-level
+elements is added back where a split removed it. One exception: a reference-style link
+(`[text][ref]`) renders literally when its definition lies in another block.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import ClassVar
 
-from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pygments.lexers import get_all_lexers  # type: ignore[import-untyped]
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.live import Live
-from rich.markdown import CodeBlock, Markdown, MarkdownElement, UnknownElement
+from rich.markdown import CodeBlock, ListElement, Markdown, MarkdownElement
 from rich.segment import Segment
 from rich.spinner import Spinner
 from rich.text import Text
 
-# The parser rich.markdown.Markdown builds, so blocks split where Rich's parse splits them.
-_PARSER = MarkdownIt().enable("strikethrough").enable("table")
-
-# Rich elements that keep their children to draw themselves, rather than letting them out.
-_KEEPS_CHILDREN = frozenset(
-    {
-        "blockquote_open",
-        "bullet_list_open",
-        "ordered_list_open",
-        "list_item_open",
-        "table_open",
-        "thead_open",
-        "tbody_open",
-        "tr_open",
-    }
+from codive_cli.ui.blocks import (
+    Split,
+    needs_gap,
+    new_line_after,
+    new_line_after_kind,
+    split,
+    top_level,
+    with_gap,
 )
+from codive_cli.ui.held import HOLDS, Held, hold
 
-# Tokens Rich's Markdown handles as text or style, not as elements.
-_NOT_ELEMENTS = frozenset(
-    {"text", "hardbreak", "softbreak", "link_open", "link_close", "html_inline"}
-)
-
-# Blocks complete once their last line is: nothing that follows can extend them.
-_ONE_SHOT = frozenset({"heading_open", "hr"})
-
-# Blocks that a blank line ends (lists and indented code can go on after one).
-_BLANK_ENDS = frozenset({"paragraph_open", "table_open", "blockquote_open"})
-
-
-@dataclass(frozen=True)
-class Block:
-    """A top-level block: its opening token's type, its lines and fence markup."""
-
-    kind: str
-    start: int
-    stop: int
-    markup: str
-
-
-def top_level(text: str) -> list[Block]:
-    """The top-level blocks of `text`, in order."""
-    return [
-        Block(token.type, token.map[0], token.map[1], token.markup)
-        for token in _PARSER.parse(text)
-        if token.level == 0 and token.nesting != -1 and token.map is not None
-    ]
-
-
-@dataclass(frozen=True)
-class Split:
-    """The head of a tail that is finished blocks, and what the rest starts with."""
-
-    cut: int  # characters of finished blocks
-    blocks: list[Block]  # their top-level blocks
-    open_fence: str = ""  # the rest is a top-level fence still open, with this markup
-
-
-def split(tail: str) -> Split:
-    """Find the finished blocks at the head of `tail`.
-
-    Only complete lines are parsed: a partial line can still turn into anything. Every block
-    before the last one is finished (markdown-it started a new block, so the earlier one is
-    closed for good); the last one is finished when its own end is certain.
-    """
-    end = tail.rfind("\n") + 1
-    lines = tail[:end].split("\n")[:-1]
-    blocks = top_level(tail[:end]) if end else []
-    if not blocks:
-        return Split(0, [])
-    last = blocks[-1]
-    if _is_closed(last, lines):
-        return Split(end, blocks)
-    cut = sum(len(line) + 1 for line in lines[: last.start])
-    return Split(cut, blocks[:-1], last.markup if last.kind == "fence" else "")
-
-
-def _is_closed(block: Block, lines: list[str]) -> bool:
-    """Whether the last top-level block of `lines` can no longer grow."""
-    if block.kind in _ONE_SHOT:
-        return True
-    if block.kind in _BLANK_ENDS:
-        return block.stop < len(lines)
-    if block.kind == "fence":
-        last = lines[block.stop - 1]
-        return block.stop - 1 > block.start and _closes_fence(last, block.markup)
-    return False
-
-
-def _closes_fence(line: str, markup: str) -> bool:
-    line = line.expandtabs(4)
-    body = line.strip()
-    indent = len(line) - len(line.lstrip(" "))
-    return indent < 4 and len(body) >= len(markup) and body == markup[0] * len(body)
-
-
-def new_line_after(blocks: list[Block], before: bool) -> bool:
-    """Rich's `new_line` flag once `blocks` are rendered (it was `before` ahead of them)."""
-    if not blocks:
-        return before
-    return Markdown.elements.get(blocks[-1].kind, UnknownElement).new_line
-
-
-def needs_gap(tokens: list[Token], new_line: bool) -> bool:
-    """Whether a full render would put a blank line ahead of `tokens` that theirs lacks.
-
-    Rich writes a blank line before the element it writes out if the element closed before
-    it asked for one. A split changes that only when the first element to close is also
-    written out at once: not a child a container keeps for later (a list's paragraph), but a
-    top-level one or one whose parent passes it through (an image in a paragraph).
-    """
-    if not new_line:
-        return False
-    parents: list[str] = []
-    for token in _elements(tokens):
-        if token.nesting == 1:
-            parents.append(token.type)
-            continue
-        if token.nesting == -1:
-            parents.pop()
-        # An empty inline is written out without a blank line (and sets the flag anyway).
-        return token.type != "inline" and not (parents and parents[-1] in _KEEPS_CHILDREN)
-    return False
-
-
-def _elements(tokens: list[Token]) -> Iterator[Token]:
-    """The tokens Rich's Markdown turns into elements, in the order it meets them."""
-    for token in tokens:
-        if token.children and token.type != "fence" and token.tag != "img":
-            yield from _elements(token.children)
-        elif token.type not in _NOT_ELEMENTS and not (
-            token.tag in Markdown.inlines and token.type not in ("fence", "code_block")
-        ):
-            yield token
-
-
-def with_gap(markdown: Markdown, gap: bool) -> RenderableType:
-    return Group(Text(), markdown) if gap else markdown
+__all__ = ["MarkdownStream", "split"]
 
 
 @cache
@@ -188,12 +64,27 @@ class _TailCodeBlock(CodeBlock):
         return block
 
 
+class _TailList(ListElement):
+    """A list that may be the end of a longer one: numbered on from where the window starts."""
+
+    @classmethod
+    def create(cls, markdown: Markdown, token: Token) -> ListElement:
+        element = super().create(markdown, token)
+        top = token.level == 0 and token.type == "ordered_list_open"
+        if top and isinstance(markdown, _TailMarkdown) and markdown.first_number is not None:
+            element.list_start, markdown.first_number = markdown.first_number, None
+        return element
+
+
 class _TailMarkdown(Markdown):
     elements: ClassVar[dict[str, type[MarkdownElement]]] = {
         **Markdown.elements,
         "fence": _TailCodeBlock,
         "code_block": _TailCodeBlock,
+        "bullet_list_open": _TailList,
+        "ordered_list_open": _TailList,
     }
+    first_number: int | None = None  # the first top-level ordered list starts here
 
 
 @dataclass(frozen=True)
@@ -204,6 +95,8 @@ class _Tail:
     new_line: bool = False  # Rich's new_line flag after the blocks already printed
     waiting: bool = True  # no visible text yet: show the spinner
     fence: str = ""  # the text is a top-level fence still open, with this markup
+    held: Held | None = None  # a growing list or table whose finished parts come first
+    count: int = 0  # how many of those parts (more may have been added since)
 
 
 class _TailView:
@@ -236,14 +129,40 @@ class _TailView:
     def _render(
         self, tail: _Tail, console: Console, options: ConsoleOptions
     ) -> list[list[Segment]]:
+        height = max(1, console.size.height - 1)
+        if tail.held is not None:
+            return self._render_held(tail, tail.held, height, console, options)
         if not tail.text.strip():
             return []
-        height = max(1, console.size.height - 1)
         text = _fence_end(tail.text, height) if tail.fence else tail.text
+        return self._markdown_lines(text, None, tail.new_line, console, options)[-height:]
+
+    def _render_held(
+        self, tail: _Tail, held: Held, height: int, console: Console, options: ConsoleOptions
+    ) -> list[list[Segment]]:
+        """The last parts of a held block: as many as fill the screen (an empty item: none)."""
+        parts = height
+        while True:
+            window = held.window(tail.count, tail.text, parts)
+            lines = self._markdown_lines(
+                window.text, window.first_number, tail.new_line, console, options
+            )
+            if window.whole or len(lines) >= height:
+                return lines[-height:]
+            parts *= 2
+
+    def _markdown_lines(
+        self,
+        text: str,
+        first_number: int | None,
+        new_line: bool,
+        console: Console,
+        options: ConsoleOptions,
+    ) -> list[list[Segment]]:
         markdown = _TailMarkdown(text, code_theme=self.stream.code_theme)
-        gap = needs_gap(markdown.parsed, tail.new_line)
-        lines = console.render_lines(with_gap(markdown, gap), options, pad=False)
-        return lines[-height:]
+        markdown.first_number = first_number
+        gap = needs_gap(markdown.parsed, new_line)
+        return console.render_lines(with_gap(markdown, gap), options, pad=False)
 
 
 def _fence_end(text: str, keep: int) -> str:
@@ -320,7 +239,9 @@ class MarkdownStream:
             return
         tail = self._tail
         waiting = tail.waiting and not text.strip()
-        self._tail = _Tail(tail.text + text, tail.new_line, waiting, tail.fence)
+        self._tail = _Tail(
+            tail.text + text, tail.new_line, waiting, tail.fence, tail.held, tail.count
+        )
         if "\n" in text:
             self._print_finished()
 
@@ -333,7 +254,8 @@ class MarkdownStream:
         if self._region is not None:
             self._tail = _Tail(waiting=False)  # the region's last frame is empty
             self._region.stop()
-        text = tail.text + self._cr.replace("\r", "\n")
+        held = tail.held.text(tail.count) if tail.held is not None else ""
+        text = held + tail.text + self._cr.replace("\r", "\n")
         self._tail = _Tail(text, tail.new_line, waiting=False)
         self._print(Split(len(text), top_level(text)))
 
@@ -356,6 +278,9 @@ class MarkdownStream:
         """Print the blocks the last complete line finished, if any."""
         text, fence = self._tail.text, self._tail.fence
         end = text.rfind("\n") + 1
+        if self._tail.held is not None:
+            self._advance_held(self._tail.held, end)
+            return
         # An open fence ends only on a line with its markup: no need to parse until one comes.
         if fence and fence not in text[self._checked : end]:
             self._checked = end
@@ -363,6 +288,23 @@ class MarkdownStream:
         found = split(text)
         self._checked = end - found.cut
         self._print(found)
+        if found.open_kind in HOLDS:
+            held, head = hold(found.open_kind, self._tail.text)
+            self._tail = replace(self._tail, text=self._tail.text[head:], held=held)
+            self._advance_held(held, end - found.cut - head)
+
+    def _advance_held(self, held: Held, end: int) -> None:
+        """Set aside the parts of a held list or table the new lines finished; print it if
+        they end it, and go on with what follows."""
+        tail = self._tail
+        step = held.advance(tail.text[:end])
+        if not step.ended:
+            self._tail = replace(tail, text=tail.text[step.cut :], count=len(held.parts))
+            return
+        block = held.text(len(held.parts)) + tail.text[step.parted : step.cut]
+        rest = _Tail(tail.text[step.cut :], new_line_after_kind(held.kind), tail.waiting)
+        self._commit(block, rest)
+        self._print_finished()
 
     def _print(self, found: Split) -> None:
         """Print the finished head of the tail; the rest stays live."""
@@ -373,11 +315,15 @@ class MarkdownStream:
             tail.waiting,
             found.open_fence,
         )
-        if not found.blocks:
+        self._commit(tail.text[: found.cut], rest, printable=bool(found.blocks))
+
+    def _commit(self, text: str, rest: _Tail, printable: bool = True) -> None:
+        """Print `text` as Markdown and let `rest` be the tail."""
+        if not printable:
             self._tail = rest
             return
-        markdown = Markdown(tail.text[: found.cut], code_theme=self.code_theme)
-        gap = needs_gap(markdown.parsed, tail.new_line)
+        markdown = Markdown(text, code_theme=self.code_theme)
+        gap = needs_gap(markdown.parsed, self._tail.new_line)
         # Under the lock, a redraw finds the text either in the tail or printed, never both.
         with self._lock:
             self._tail = rest
