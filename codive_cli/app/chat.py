@@ -76,7 +76,7 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
     store = SessionStore()
     choice = SessionChoice(options.continue_last, options.resume)
     session = open_session(store, agent, choice, reporter)
-    if len(session.messages) > len(agent.messages):
+    if any(message.role != "system" for message in session.messages):  # going on with one
         _replay(console, session, tty, reporter)
 
     def turn() -> Turn:
