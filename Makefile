@@ -38,6 +38,7 @@ bench:
 	$(PYTHON) bench/search.py
 	$(PYTHON) bench/sandbox.py
 	$(PYTHON) bench/sessions.py
+	$(PYTHON) bench/files.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache

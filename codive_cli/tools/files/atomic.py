@@ -6,6 +6,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from codive_cli.tools.base import ToolError
@@ -13,8 +14,9 @@ from codive_cli.tools.base import ToolError
 _TEMP_SUFFIX = ".codive-tmp"
 
 
-def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace `path` with `data` atomically: a temporary file in the same folder, written,
+def atomic_write(path: Path, data: bytes | Iterable[bytes], *, mode: int | None = None) -> None:
+    """Replace `path` with `data` (bytes, or pieces of bytes written one after the other)
+    atomically: a temporary file in the same folder, written,
     flushed and fsynced, given `mode` (default: what a new file gets under the umask), then
     renamed over `path`. On any failure or interruption the temporary file is removed and
     `path` is untouched."""
@@ -25,7 +27,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TEMP_SUFFIX, dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            for piece in [data] if isinstance(data, bytes) else data:
+                f.write(piece)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(temp, mode)
@@ -42,7 +45,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int | None = None) -> None:
     _sync_folder(folder)
 
 
-def write(path: Path, data: bytes, shown: str, *, mode: int | None = None) -> None:
+def write(
+    path: Path, data: bytes | Iterable[bytes], shown: str, *, mode: int | None = None
+) -> None:
     """atomic_write, failing with an error for the model."""
     try:
         atomic_write(path, data, mode=mode)

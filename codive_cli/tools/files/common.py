@@ -7,6 +7,7 @@ import codecs
 import difflib
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from codive_cli.tools.base import MAX_RESULT_CHARS, ToolContext, ToolError, trun
 BINARY_SNIFF_BYTES = 8192
 MAX_EDIT_BYTES = 20 * 1024 * 1024  # edit_file and write_file's diff work on files up to this
 MAX_DISPLAY_CHARS = 20_000
+WRITE_CHUNK_CHARS = 1 << 20  # characters encoded at a time when a file is written back
 # Output kept below the result bound so the closing note ("call again with offset=") survives.
 OUTPUT_BUDGET = MAX_RESULT_CHARS - 1000
 
@@ -110,13 +112,11 @@ class TextFile:
 
     @classmethod
     def decode(cls, data: bytes, mode: int, shown: str) -> TextFile:
-        if b"\0" in data[:BINARY_SNIFF_BYTES]:
-            raise binary_error(shown, len(data), "it contains NUL bytes")
-        bom = data.startswith(BOM)
-        try:
-            text = data[len(BOM) if bom else 0 :].decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise binary_error(shown, len(data), f"not valid UTF-8 at byte {exc.start}") from None
+        text, bom = decode_utf8(data, shown)
+        return cls.normalised(text, bom, mode)
+
+    @classmethod
+    def normalised(cls, text: str, bom: bool, mode: int) -> TextFile:
         crlf_count = text.count("\r\n")
         crlf = crlf_count > 0 and crlf_count == text.count("\n")
         if crlf:
@@ -124,19 +124,42 @@ class TextFile:
         return cls(text, bom, crlf, mode)
 
     def encode(self, text: str) -> bytes:
-        if self.crlf:
-            text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-        try:
-            data = text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise ToolError(f"the new text cannot be written as UTF-8: {exc.reason}") from None
-        if self.bom and not data.startswith(BOM):
-            data = BOM + data
-        return data
+        return b"".join(self.chunks(text))
+
+    def chunks(self, text: str, size: int = WRITE_CHUNK_CHARS) -> Iterator[bytes]:
+        """`text` encoded as the file was, a piece at a time: no second copy of the file.
+        Pieces end at a newline, so no CRLF is split between two."""
+        if self.bom and not text.startswith("\ufeff"):
+            yield BOM
+        start = 0
+        while start < len(text):
+            newline = text.find("\n", start + size)
+            end = len(text) if newline == -1 else newline + 1
+            piece = text[start:end]
+            if self.crlf:
+                piece = piece.replace("\r\n", "\n").replace("\n", "\r\n")
+            try:
+                yield piece.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ToolError(f"the new text cannot be written as UTF-8: {exc.reason}") from None
+            start = end
+
+
+def decode_utf8(data: bytes, shown: str) -> tuple[str, bool]:
+    """The text of a file's bytes without its byte-order mark, and whether it had one."""
+    if b"\0" in data[:BINARY_SNIFF_BYTES]:
+        raise binary_error(shown, len(data), "it contains NUL bytes")
+    bom = data.startswith(BOM)
+    try:
+        with memoryview(data) as view:  # no copy of the bytes after a BOM
+            text, _ = codecs.utf_8_decode(view[len(BOM) if bom else 0 :], "strict", True)
+    except UnicodeDecodeError as exc:
+        raise binary_error(shown, len(data), f"not valid UTF-8 at byte {exc.start}") from None
+    return text, bom
 
 
 def load_text(path: Path, shown: str) -> TextFile:
-    """A file to edit, bounded in size."""
+    """A file to edit, bounded in size; its bytes are let go before its text is normalised."""
     info = os.stat(path)
     if info.st_size > MAX_EDIT_BYTES:
         raise ToolError(
@@ -145,4 +168,6 @@ def load_text(path: Path, shown: str) -> TextFile:
         )
     with open_regular(path) as f:
         data = f.read()
-    return TextFile.decode(data, stat.S_IMODE(info.st_mode), shown)
+    text, bom = decode_utf8(data, shown)
+    del data
+    return TextFile.normalised(text, bom, stat.S_IMODE(info.st_mode))

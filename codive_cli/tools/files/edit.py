@@ -18,8 +18,9 @@ from codive_cli.tools.base import (
     truncate,
 )
 from codive_cli.tools.files.atomic import write
-from codive_cli.tools.files.common import check_regular, diff, load_text, resolve
-from codive_cli.tools.files.matching import EditOutcome, apply_edit, edited_snippet
+from codive_cli.tools.files.common import TextFile, check_regular, load_text, resolve
+from codive_cli.tools.files.matching import EditOutcome, apply_edit
+from codive_cli.tools.files.regions import region_diff, snippet
 
 
 class EditFileTool(Tool):
@@ -58,11 +59,11 @@ class EditFileTool(Tool):
             new = require_string(arguments, "new_string")
             path, shown = resolve(context, raw)
             check_regular(path, raw, shown)
-            text = load_text(path, shown).text
-            if "\r" not in text:
-                old, new = old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
-            outcome = apply_edit(shown, text, old, new, arguments.get("replace_all") is True)
-            return diff(text, outcome.text, shown) or "(no change)"
+            original = load_text(path, shown)
+            old, new = _line_endings(original, old, new)
+            replace_all = arguments.get("replace_all") is True
+            outcome = apply_edit(shown, original.text, old, new, replace_all)
+            return region_diff(original.text, outcome.text, outcome.spans, shown) or "(no change)"
         except ToolError as error:
             return f"(the edit would fail: {error})"
 
@@ -90,27 +91,32 @@ def _edit(path: Path, raw: str, shown: str, change: tuple[str, str, bool]) -> To
         original = load_text(path, shown)
     except PermissionError:
         raise ToolError(f"{shown}: permission denied") from None
-    text = original.text
-    if original.crlf or "\r" not in text:
-        # The text is LF now: match and insert LF text.
-        old = old.replace("\r\n", "\n")
-        new = new.replace("\r\n", "\n")
+    old, new = _line_endings(original, old, new)
     if old == new:
         raise ToolError("old_string and new_string differ only in line endings")
-    outcome = apply_edit(shown, text, old, new, replace_all)
-    write(path, original.encode(outcome.text), shown, mode=original.mode)
-    snippet = edited_snippet(outcome.text, outcome.first_line, outcome.last_line)
+    outcome = apply_edit(shown, original.text, old, new, replace_all)
+    display = region_diff(original.text, outcome.text, outcome.spans, shown)
+    original.text = ""  # let the old text go: the file is written from one copy, the new
+    write(path, original.chunks(outcome.text), shown, mode=original.mode)
     content = _summary(shown, outcome)
-    content += "\n" + snippet if snippet and outcome.count == 1 else ""
+    if outcome.count == 1 and (shown_lines := snippet(outcome.text, outcome.spans[0])):
+        content += "\n" + shown_lines
     return ToolResult(
         truncate(content),
-        display=diff(text, outcome.text, shown),
+        display=display,
         metadata={
             "replacements": outcome.count,
             "whitespace_tolerant": outcome.tolerant,
             "first_line": outcome.first_line,
         },
     )
+
+
+def _line_endings(original: TextFile, old: str, new: str) -> tuple[str, str]:
+    """old_string and new_string with LF endings when the text being edited has them."""
+    if original.crlf or "\r" not in original.text:
+        return old.replace("\r\n", "\n"), new.replace("\r\n", "\n")
+    return old, new
 
 
 def _summary(shown: str, outcome: EditOutcome) -> str:

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from codive_cli.tools.base import ToolError, truncate
 
 MAX_LINE_CHARS = 2000  # longer lines are cut when shown
+# Where one replacement sits, in characters: old_start, old_end in the old text, new_start,
+# new_end in the new one (the text before and after it is the same in both).
+Span = tuple[int, int, int, int]
 TAB_WIDTH = 4  # for comparing indentation written with tabs against spaces
 
 
@@ -216,6 +219,7 @@ class EditOutcome:
     last_line: int
     count: int
     tolerant: bool
+    spans: list[Span]  # each replacement, in order
 
 
 def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> EditOutcome:
@@ -224,7 +228,12 @@ def apply_edit(shown: str, text: str, old: str, new: str, replace_all: bool) -> 
         first = _line_of(text, positions[0])
         updated = text.replace(old, new) if replace_all else text.replace(old, new, 1)
         last = first + new.rstrip("\n").count("\n")
-        return EditOutcome(updated, first, last, len(positions), False)
+        shift = len(new) - len(old)
+        spans = [
+            (p, p + len(old), p + i * shift, p + i * shift + len(new))
+            for i, p in enumerate(positions)
+        ]
+        return EditOutcome(updated, first, last, len(positions), False, spans)
     if positions:
         lines = sorted({_line_of(text, p) for p in positions})
         listed = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
@@ -261,7 +270,10 @@ def _tolerant_edit(shown: str, text: str, old: str, new: str) -> EditOutcome:
         replacement = [line + "\r" for line in replacement]
     updated = "\n".join([*file_lines[:start], *replacement, *file_lines[start + size :]])
     last = start + max(1, len(replacement))
-    return EditOutcome(updated, start + 1, last, 1, True)
+    begin = sum(map(len, file_lines[:start])) + start  # each line's "\n" counted
+    old_end = begin + sum(map(len, region)) + size - 1
+    new_end = begin + sum(map(len, replacement)) + max(0, len(replacement) - 1)
+    return EditOutcome(updated, start + 1, last, 1, True, [(begin, old_end, begin, new_end)])
 
 
 def _tolerant_start(shown: str, text: str, old: str, old_lines: Sequence[str]) -> int:
@@ -286,15 +298,3 @@ def _tolerant_start(shown: str, text: str, old: str, old_lines: Sequence[str]) -
             "text from the file, with enough surrounding lines to make it unique."
         )
     return starts[0]
-
-
-def edited_snippet(text: str, first: int, last: int, context: int = 3, limit: int = 60) -> str:
-    lines = text.split("\n")
-    if text.endswith("\n"):
-        lines.pop()
-    low = max(1, first - context)
-    high = min(len(lines), last + context, low + limit - 1)
-    if high < low:
-        return ""
-    body = [line[:MAX_LINE_CHARS] for line in lines[low - 1 : high]]
-    return numbered(body, low)

@@ -30,6 +30,13 @@ from codive_cli.tools.files.common import (
     check_regular,
     resolve,
 )
+from codive_cli.tools.files.line_index import (
+    INDEXES,
+    LineIndex,
+    cached,
+    file_key,
+    index_for,
+)
 from codive_cli.tools.files.matching import MAX_LINE_CHARS, numbered
 
 MAX_READ_LINES = 2000  # lines per read_file call, unless `limit` asks for fewer
@@ -93,47 +100,75 @@ class _Window:
 
     offset: int
     lines: list[str] = field(default_factory=list)
-    seen: int = 0  # lines read, the one that stopped the window included
-    remaining: int = 0  # lines after the window
+    more: bool = False  # lines follow the window
     stopped_for_size: bool = False
+    total: int = 0  # lines in the file
 
 
 def _read_window(path: Path, shown: str, offset: int, limit: int) -> ToolResult:
-    size = os.path.getsize(path)
     with open_regular(path) as f:
-        head = f.read(BINARY_SNIFF_BYTES)
-        if b"\0" in head:
-            raise binary_error(shown, size, "it contains NUL bytes")
-        try:
-            codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) >= size)
-        except UnicodeDecodeError as exc:
-            raise binary_error(shown, size, f"not valid UTF-8 at byte {exc.start}") from None
-        f.seek(len(BOM) if head.startswith(BOM) else 0)
+        size = os.fstat(f.fileno()).st_size
+        start = _text_start(f, shown, size)
+        index = cached(f, start) if offset == 1 else index_for(f, start)
+        if index is not None and offset > index.total:
+            return _window_result(_Window(offset, total=index.total), shown)
+        index = _seek_line(f, index, start, offset, shown)
         window = _collect(f, shown, size, offset, limit)
+        last = offset + len(window.lines) - 1
+        if window.more:  # the total comes from the index (built now on a first read)
+            index = index or index_for(f, start)
+            window.total = max(index.total, last + 1)
+        else:
+            window.total = last  # the window reached the end of the file
     return _window_result(window, shown)
 
 
+def _text_start(f: IO[bytes], shown: str, size: int) -> int:
+    """Where line 1 starts (after a byte-order mark); an error unless the head is text."""
+    head = f.read(BINARY_SNIFF_BYTES)
+    if b"\0" in head:
+        raise binary_error(shown, size, "it contains NUL bytes")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) >= size)
+    except UnicodeDecodeError as exc:
+        raise binary_error(shown, size, f"not valid UTF-8 at byte {exc.start}") from None
+    return len(BOM) if head.startswith(BOM) else 0
+
+
+def _seek_line(
+    f: IO[bytes], index: LineIndex | None, start: int, line: int, shown: str
+) -> LineIndex | None:
+    """Put `f` at the start of `line`, and return the index that found it: one the file no
+    longer matches is built again."""
+    if index is None or line == 1:
+        f.seek(start)
+        return index
+    position = index.line_start(f, line)
+    if position is None:
+        INDEXES.drop(file_key(os.fstat(f.fileno())))
+        index = index_for(f, start)
+        position = index.line_start(f, line) if line <= index.total else None
+    if position is None:
+        raise ToolError(f"{shown} changed while it was being read; read it again")
+    f.seek(position)
+    return index
+
+
 def _collect(f: IO[bytes], shown: str, size: int, offset: int, limit: int) -> _Window:
-    """Up to `limit` lines from `offset`, within the output budget."""
+    """Up to `limit` lines from `f`'s position (line `offset`), within the output budget."""
     window = _Window(offset)
     used = 0
-    more = False
-    for raw, extra in _iter_lines(f):
-        window.seen += 1
-        if window.seen < offset:
-            continue
+    for number, (raw, extra) in enumerate(_iter_lines(f), offset):
         if len(window.lines) >= limit:
-            more = True
+            window.more = True
             break
-        text = _shown_line(_decode_line(raw, extra > 0, shown, size, window.seen), extra)
+        text = _shown_line(_decode_line(raw, extra > 0, shown, size, number), extra)
         entry = len(text) + 8
         if window.lines and used + entry > OUTPUT_BUDGET:
-            more = window.stopped_for_size = True
+            window.more = window.stopped_for_size = True
             break
         window.lines.append(text)
         used += entry
-    # The line that stopped the loop was read but not shown; count it and what follows.
-    window.remaining = 1 + _count_rest(f) if more else 0
     return window
 
 
@@ -150,8 +185,8 @@ def _shown_line(text: str, extra: int) -> str:
 
 
 def _window_result(window: _Window, shown: str) -> ToolResult:
-    offset, number, remaining = window.offset, window.seen, window.remaining
-    if number == 0:
+    offset, total = window.offset, window.total
+    if total == 0:
         return ToolResult(
             f"{shown} is empty (0 lines).",
             display=f"read {shown}: empty",
@@ -159,11 +194,11 @@ def _window_result(window: _Window, shown: str) -> ToolResult:
         )
     if not window.lines:
         raise ToolError(
-            f"offset {offset} is past the end of {shown}, which has {number} "
-            f"line{'s' if number != 1 else ''}"
+            f"offset {offset} is past the end of {shown}, which has {total} "
+            f"line{'s' if total != 1 else ''}"
         )
     last = offset + len(window.lines) - 1
-    total = last + remaining
+    remaining = total - last
     content = numbered(window.lines, offset)
     if remaining:
         reason = " (output size limit reached)" if window.stopped_for_size else ""
@@ -198,16 +233,6 @@ def _iter_lines(f: IO[bytes]) -> Iterator[tuple[bytes, int]]:
                 break
             extra += len(more)
         yield chunk, extra
-
-
-def _count_rest(f: IO[bytes]) -> int:
-    """Lines left in `f` from its position on."""
-    count = 0
-    last = b"\n"
-    while block := f.read(1 << 20):
-        count += block.count(b"\n")
-        last = block[-1:]
-    return count + (0 if last == b"\n" else 1)
 
 
 def _decode_line(raw: bytes, cut: bool, shown: str, size: int, number: int) -> str:
