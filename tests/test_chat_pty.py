@@ -338,3 +338,22 @@ def test_a_running_command_shows_its_line_time_and_output_before_it_ends(tmp_pat
         child.expect("›")
         say(child, "/exit")
         child.expect(pexpect.EOF)
+
+
+def test_thinking_is_shown_while_it_streams_and_kept_for_thinking(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    reasoning = "First I check the greeting function. " * 3 + "Then the caller in main."
+    reply = {"thinking": reasoning, "text": "It returns hello.", "chunks": 30, "chunk_delay": 0.1}
+    with ScriptedServer([reply]) as server:
+        child = spawn(server, work, env)
+        say(child, "what does greet return?")
+        child.expect("check the greeting", timeout=4)  # while it arrives, before the answer
+        assert "It returns hello" not in screen(child)
+        child.expect(r"thought for \d+ words \(/thinking shows it\)")
+        child.expect("It returns hello.")
+        child.expect("›")
+        say(child, "/thinking")
+        child.expect("Then the caller in main.")
+        child.expect("›")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)

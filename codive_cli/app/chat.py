@@ -81,7 +81,8 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
 
     def turn() -> Turn:
         if tty:
-            return Turn(LiveRenderer(console), approver(ask=True))
+            live = LiveRenderer(console, thinking_hint="/thinking shows it")
+            return Turn(live, approver(ask=True))
         return Turn(PlainRenderer(sys.stdout), approver(ask=True), tool_line=reporter.tool)
 
     switch = _switcher(settings, options, reporter, lambda: chat.agent.provider)

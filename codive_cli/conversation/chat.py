@@ -104,6 +104,7 @@ class Chat:
             "clear": self._clear,
             "compact": self._compact_command,
             "usage": self._usage,
+            "thinking": self._thinking,
             "permissions": self._permissions,
             "sessions": self._sessions,
             "history": self._history,
@@ -275,6 +276,14 @@ class Chat:
 
     async def _compact_command(self, argument: str) -> None:
         await self.compact()
+
+    async def _thinking(self, argument: str) -> None:
+        for message in reversed(self.agent.messages):
+            text = "\n\n".join(block.text for block in message.thinking if block.text)
+            if text:
+                self.output.show(text)
+                return
+        self.note("no reasoning shown yet (the model did not send any)")
 
     async def _usage(self, argument: str) -> None:
         self.output.show(self.spend.describe())

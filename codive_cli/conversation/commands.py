@@ -23,6 +23,7 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("clear", "", "start a new conversation (the old one stays saved)"),
     SlashCommand("compact", "", "summarise older turns to free context"),
     SlashCommand("usage", "", "tokens and cost so far"),
+    SlashCommand("thinking", "", "the model's reasoning behind its last answer, in full"),
     SlashCommand("permissions", "[MODE]", "show or set the mode: " + ", ".join(MODES)),
     SlashCommand("sessions", "", "saved sessions of this folder"),
     SlashCommand("history", "[N]", "the latest N messages of this conversation (default 20)"),

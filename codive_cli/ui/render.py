@@ -95,11 +95,14 @@ class LiveRenderer:
     """A terminal: the answer streams as Markdown (finished blocks print once, only the tail
     is redrawn), thinking collapses to one dim line, tool calls print between segments."""
 
-    def __init__(self, console: Console, refresh_per_second: float = 12) -> None:
+    def __init__(
+        self, console: Console, refresh_per_second: float = 12, *, thinking_hint: str = ""
+    ) -> None:
         self.console = console
         self.refresh_per_second = refresh_per_second
+        self.thinking_hint = thinking_hint  # how to see a collapsed reasoning again
         self._stream: MarkdownStream | None = None
-        self._thinking = 0  # words of reasoning seen in this segment
+        self._thinking = ""  # the reasoning of this segment, shown while it streams
         self._running: dict[str, tuple[ToolStarted, float]] = {}  # call id -> (event, start)
         self._live: Live | None = None  # the running calls' view
         self._open()
@@ -115,8 +118,8 @@ class LiveRenderer:
                 self._flush_thinking()
                 self._open().feed(visible(text))  # a terminal: no escape codes from the model
             case ThinkingDelta(text=text):
-                self._open()
-                self._thinking += len(text.split())
+                self._thinking += text
+                self._open().think(visible(self._thinking))
             case ToolStarted(call=call):
                 self.pause()
                 self._running[call.id] = (event, time.monotonic())
@@ -131,12 +134,15 @@ class LiveRenderer:
                 pass
 
     def _flush_thinking(self) -> None:
+        """Collapse the reasoning to one line once the answer (or a tool call) begins."""
         if self._thinking:
-            words, self._thinking = self._thinking, 0
+            words, self._thinking = len(self._thinking.split()), ""
             if self._stream is not None:  # print above the live region, not inside it
                 self._stream.finish()
                 self._stream = None
-            self.console.print(Text(f"✻ thought for {words} words", style="dim italic"))
+            hint = f" ({self.thinking_hint})" if self.thinking_hint else ""
+            line = f"✻ thought for {words} word{'' if words == 1 else 's'}{hint}"
+            self.console.print(Text(line, style="dim italic"))
 
     def _watch(self) -> None:
         """Show the running calls, redrawn a few times a second until they finish."""

@@ -104,7 +104,9 @@ class _TailView:
 
     def __init__(self, stream: MarkdownStream) -> None:
         self.stream = stream
-        self.spinner = Spinner("dots", text=Text("waiting for the model…", style="dim"))
+        dim = "" if stream.console.no_color else "dim"  # NO_COLOR: no styles at all
+        self.spinner = Spinner("dots", text=Text("waiting for the model…", style=dim))
+        self.thought_style = "" if stream.console.no_color else "dim italic"
         self._key: tuple[_Tail, int, int] | None = None
         self._lines: list[list[Segment]] = []
 
@@ -117,6 +119,8 @@ class _TailView:
         tail = self.stream._tail
         if tail.waiting:
             yield self.spinner
+            if self.stream.thinking:  # the model's reasoning, as it arrives
+                yield Text(self.stream.thinking, style=self.thought_style)
             return
         key = (tail, options.max_width, console.size.height)
         if key != self._key:
@@ -221,6 +225,7 @@ class MarkdownStream:
         self.console = console
         self.code_theme = code_theme
         self._tail = _Tail()
+        self.thinking = ""  # the latest lines of reasoning, shown under the spinner
         self._cr = ""  # a carriage return held back: the next delta may start with "\n"
         self._checked = 0  # how far the tail's complete lines were looked at
         self._done = False
@@ -229,6 +234,13 @@ class MarkdownStream:
         if console.is_interactive and not console.is_dumb_terminal:
             view = _TailView(self)
             self._region = _LiveRegion(console, view, refresh_per_second, self._lock)
+
+    def think(self, text: str, lines: int = 4) -> None:
+        """Show the latest `lines` of the model's reasoning (all of it so far in `text`)
+        while no answer text has come; the view drops it when the answer starts."""
+        width = max(20, self.console.width - 2)
+        rows = [row[:width] for row in text[-4000:].strip().splitlines() if row.strip()]
+        self.thinking = "\n".join(rows[-lines:])
 
     def feed(self, text: str) -> None:
         """Append a delta of any size; print the blocks it finishes."""
