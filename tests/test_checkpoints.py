@@ -17,7 +17,12 @@ from codive_cli.agent.loop import Agent
 from codive_cli.conversation.chat import Chat
 from codive_cli.conversation.checkpoints import Checkpoints
 from codive_cli.conversation.checkpoints.restore import restore
-from codive_cli.conversation.checkpoints.shadow import Change, ShadowRepo, prune_workspaces
+from codive_cli.conversation.checkpoints.shadow import (
+    MAX_FILE_BYTES,
+    Change,
+    ShadowRepo,
+    prune_workspaces,
+)
 from codive_cli.conversation.session import SessionStore
 from codive_cli.policy.guard import WorkspaceGuard
 from codive_cli.policy.permissions import Policy, deny_without_terminal
@@ -332,10 +337,13 @@ def test_snapshots_leave_out_git_and_codive_folders(tmp_path: Path) -> None:
     (root / ".git").mkdir()
     (root / ".git" / "config").write_text("[core]\n")
     (root / "kept.txt").write_text("kept\n")
+    (root / "odd [name]  ").write_text("kept too\n")
+    with (root / "big.bin").open("wb") as file:  # too big to snapshot: left out
+        file.truncate(MAX_FILE_BYTES + 1)
     repo = ShadowRepo(tmp_path / "shadow", root, (own,))
     tree = repo.tree()
-    listed = repo.git("ls-tree", "-r", "--name-only", tree).decode().split()
-    assert listed == ["kept.txt"]
+    listed = repo.git("ls-tree", "-r", "-z", "--name-only", tree).decode().split("\0")
+    assert listed == ["kept.txt", "odd [name]  ", ""]
 
 
 # --- failures and pruning -----------------------------------------------------------------

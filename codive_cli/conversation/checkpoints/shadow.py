@@ -10,6 +10,7 @@ conversion, ident or encoding applies: a snapshot holds the files' bytes exactly
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -21,6 +22,9 @@ from pathlib import Path
 TIMEOUT = 120.0  # seconds for one git command; a snapshot of a huge tree may take a while
 KEEP_DAYS = 30  # checkpoints of a session untouched this long are pruned
 KEEP_SESSIONS = 20  # per workspace, the most recent sessions' checkpoints are kept
+MAX_FILE_BYTES = 10 << 20  # a new file bigger than this is left out of snapshots
+MAX_NEW_FILES = 50_000  # more new files than this at once: no snapshot (a home folder?)
+LOCK_TRIES = 25  # times 0.2 s: how long to wait for another codive's snapshot
 ABSENT = "0" * 40
 # Later attributes win over the workspace's .gitattributes (info/attributes comes first in
 # git's order): no driver named there (filters, diff drivers) nor conversion applies.
@@ -110,8 +114,9 @@ class ShadowRepo:
         except (OSError, subprocess.TimeoutExpired) as error:
             raise CheckpointError(f"git {args[0]}: {error}") from error
         if done.returncode not in ok:
-            message = done.stderr.decode(errors="replace").strip().splitlines()
-            raise CheckpointError(f"git {args[0]}: {message[-1] if message else 'failed'}")
+            lines = done.stderr.decode(errors="replace").strip().splitlines() or ["failed"]
+            first = next((line for line in lines if line.startswith(("fatal:", "error:"))), None)
+            raise CheckpointError(f"git {args[0]}: {first or lines[-1]}")
         return done.stdout
 
     def ensure(self) -> None:
@@ -148,9 +153,41 @@ class ShadowRepo:
     def tree(self) -> str:
         """The workspace's tracked and untracked, not ignored, files as a tree object."""
         self.ensure()
-        # Unreadable files are left out (exit status 1), not a reason to have no snapshot.
-        self.git("add", "--all", "--ignore-errors", "--", ".", ok=(0, 1))
+        self._leave_out_big_files()
+        lock = self.folder / "codive-index.lock"
+        for attempt in range(LOCK_TRIES):  # another codive in this folder is snapshotting
+            with contextlib.suppress(OSError):
+                if lock.stat().st_mtime < time.time() - 2 * TIMEOUT:
+                    lock.unlink()  # left by a codive that was killed mid-snapshot
+            try:
+                # Unreadable files are left out (exit status 1), not a reason to fail.
+                self.git("add", "--all", "--ignore-errors", "--", ".", ok=(0, 1))
+                break
+            except CheckpointError as error:
+                if ".lock" not in str(error) or attempt == LOCK_TRIES - 1:
+                    raise
+                time.sleep(0.2)
         return self.git("write-tree").decode().strip()
+
+    def _leave_out_big_files(self) -> None:
+        """Files new to the shadow over MAX_FILE_BYTES are excluded; too many new files
+        (a folder that is not a project) means no snapshot, to keep disk use bounded."""
+        listing = self.git("ls-files", "-z", "--others", "--exclude-standard")
+        names = [os.fsdecode(name) for name in listing.split(b"\0") if name]
+        if len(names) > MAX_NEW_FILES:
+            raise CheckpointError(
+                f"{len(names):,} files not yet saved in this folder (at most {MAX_NEW_FILES:,})"
+            )
+        big = []
+        for name in names:
+            try:
+                if (self.workspace / name).lstat().st_size > MAX_FILE_BYTES:
+                    big.append("/" + _glob_escape(name))
+            except OSError:
+                continue
+        if big:
+            with (self.folder / "info" / "exclude").open("a") as file:
+                file.write("".join(f"{line}\n" for line in big))
 
     def snapshot(self, ref: str, parent: str | None) -> str:
         """A commit of the workspace as it is, on `ref` after `parent`; `parent` itself when
@@ -245,4 +282,8 @@ def prune_workspaces(home: Path, now: float | None = None) -> None:
 
 
 def _glob_escape(name: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\!# " else c for c in name)
+    """A name as a literal .gitignore pattern."""
+    escaped = "".join(f"\\{c}" if c in "*?[]\\" else c for c in name)
+    stripped = escaped.rstrip(" ")  # trailing spaces count only when escaped
+    escaped = stripped + "\\ " * (len(escaped) - len(stripped))
+    return "\\" + escaped if escaped[:1] in ("!", "#") else escaped
