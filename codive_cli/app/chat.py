@@ -20,11 +20,13 @@ from codive_cli.app.wiring import (
     approver,
     attach_mcp,
     build_agent,
+    codive_folders,
     fit_tools_to_model,
     open_provider,
     open_session,
     warn_untrusted,
 )
+from codive_cli.conversation.checkpoints import Checkpoints
 from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.errors import ConfigError
 from codive_cli.policy.modes import Mode
@@ -86,7 +88,9 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
         return Turn(PlainRenderer(sys.stdout), approver(ask=True), tool_line=reporter.tool)
 
     switch = _switcher(settings, options, reporter, lambda: chat.agent.provider)
-    chat = Chat(agent, session, store, ConsoleOutput(console, turn), switch_provider=switch)
+    output = ConsoleOutput(console, turn)
+    checkpoints = _checkpoints(agent.context.root, session, store)
+    chat = Chat(agent, session, store, output, switch_provider=switch, checkpoints=checkpoints)
     if tty:
         chat.note(
             f"codive {provider.config.display_name} / {provider.config.model or 'default'}"
@@ -104,6 +108,14 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
             chat.session.sync()
             chat.session.close()
     return 0
+
+
+def _checkpoints(root: Path, session: Session, store: SessionStore) -> Checkpoints:
+    """Snapshots for /undo, /rewind and /diff, with those the session recorded."""
+    folders = tuple(codive_folders())
+    checkpoints = Checkpoints(root, session.id, protected=folders, sessions=store.root)
+    checkpoints.start(session.id, session.checkpoints)
+    return checkpoints
 
 
 def _switcher(

@@ -16,16 +16,18 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from codive_cli.agent import compaction as ctx
-from codive_cli.agent.events import AgentEvent, Driver, MessageAdded
+from codive_cli.agent.events import AgentEvent, Driver, MessageAdded, ToolStarted
 from codive_cli.agent.loop import Agent
 from codive_cli.conversation import commands
+from codive_cli.conversation.checkpoints import Checkpoints
+from codive_cli.conversation.checkpoints.commands import CheckpointCommands
 from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.conversation.spend import Spend, usage_line
 from codive_cli.errors import CodiveError, ContextTooLong
 from codive_cli.policy.credentials import redact
 from codive_cli.policy.modes import MODES
 from codive_cli.policy.permissions import Approval, ApprovalRequest
-from codive_cli.provider import ChatMessage, Provider
+from codive_cli.provider import ChatMessage, Provider, ToolCall
 
 MENTION = re.compile(r"(?<![\w@])@([\w./~+-]+)")
 MAX_ATTACH = 100_000
@@ -57,23 +59,34 @@ class ChatOutput(Protocol):
 
     def show(self, text: str) -> None: ...
 
+    def diff(self, text: str) -> None: ...
+
     def working(self, message: str) -> AbstractContextManager[object]: ...
 
     def turn(self) -> TurnView: ...
 
 
 class Saving:
-    """A run's driver: every message that joins the conversation is saved as it does; the
-    rest goes to `view`."""
+    """A run's driver: every message that joins the conversation is saved as it does, and
+    `starting` (when given) hears of each tool call just before it runs; the rest goes to
+    `view`."""
 
-    def __init__(self, view: Driver, session: Session) -> None:
+    def __init__(
+        self,
+        view: Driver,
+        session: Session,
+        starting: Callable[[ToolCall], None] | None = None,
+    ) -> None:
         self.view = view
         self.session = session
+        self.starting = starting
 
     def emit(self, event: AgentEvent) -> None:
         if isinstance(event, MessageAdded):
             self.session.append(event.message, interrupted=event.interrupted)
         self.view.emit(event)
+        if isinstance(event, ToolStarted) and self.starting is not None:
+            self.starting(event.call)
 
     async def approve(self, request: ApprovalRequest) -> Approval:
         return await self.view.approve(request)
@@ -90,6 +103,7 @@ class Chat:
         output: ChatOutput,
         *,
         switch_provider: Callable[[str | None, str | None], Awaitable[Provider]],
+        checkpoints: Checkpoints | None = None,
     ) -> None:
         self.agent = agent
         self.session = session
@@ -98,6 +112,9 @@ class Chat:
         self.switch_provider = switch_provider
         self.spend = Spend()
         self.root = agent.context.root
+        self.checkpoints = checkpoints  # None: no /undo (tests that do not need it)
+        self.to_model: list[str] = []  # notes for the model, added to the next prompt
+        files = CheckpointCommands(self)
         self.handlers: dict[str, Callable[[str], Awaitable[None]]] = {
             "help": self._help,
             "model": self._model,
@@ -109,6 +126,9 @@ class Chat:
             "sessions": self._sessions,
             "history": self._history,
             "save": self._save,
+            "undo": files.undo,
+            "rewind": files.rewind,
+            "diff": files.diff,
         }
 
     async def run(self, source: LineSource) -> None:
@@ -133,6 +153,11 @@ class Chat:
 
     async def turn(self, prompt: str) -> None:
         await self._compact_if_needed()
+        if self.to_model:
+            prompt = "\n\n".join([prompt, *self.to_model])
+            self.to_model.clear()
+        if self.checkpoints is not None:
+            self.checkpoints.begin(len(self.session.messages))
         task = asyncio.ensure_future(self._answer(prompt))
         loop = asyncio.get_running_loop()
         with _sigint_cancels(loop, task):
@@ -146,12 +171,30 @@ class Chat:
                 await self._retry_after_compaction(prompt)
             except CodiveError as error:
                 self.error(error)
+        await self._end_checkpoint()
         self.session.sync()
+
+    def _tool_starting(self, call: ToolCall) -> None:
+        """Before the turn's first call that may change files runs, snapshot the workspace."""
+        tool = self.agent.tools.get(call.name)
+        if self.checkpoints is not None and (tool is None or tool.kind != "read"):
+            self.checkpoints.before_change()
+
+    async def _end_checkpoint(self) -> None:
+        if self.checkpoints is None:
+            return
+        checkpoint = await asyncio.to_thread(self.checkpoints.end)
+        if checkpoint is not None:
+            self.session.record("checkpoint", **checkpoint.record())
+        warning = self.checkpoints.warning()
+        if warning:
+            self.note(warning)
 
     async def _answer(self, prompt: str) -> None:
         view = self.output.turn()
         try:
-            result = await self.agent.run(prompt, Saving(view, self.session))
+            driver = Saving(view, self.session, self._tool_starting)
+            result = await self.agent.run(prompt, driver)
         finally:
             view.close()
         info = self.agent.provider.model_info(result.model or None)
@@ -201,6 +244,8 @@ class Chat:
         self.agent.messages = done.messages
         self.agent.last_input_tokens = 0
         self.session.compact(done.summary, done.kept)
+        if self.checkpoints is not None:
+            self.checkpoints.compacted()
         turns = sum(1 for m in done.messages[len(done.messages) - done.kept :] if m.role == "user")
         self.note(f"compacted: older turns summarised; the latest {_count(turns, 'turn')} kept")
         return True
@@ -272,6 +317,8 @@ class Chat:
         self.agent.messages = list(system)
         for message in system:
             self.session.append(message)
+        if self.checkpoints is not None:
+            self.checkpoints.start(self.session.id)
         self.note(f"new conversation ({self.session.id})")
 
     async def _compact_command(self, argument: str) -> None:

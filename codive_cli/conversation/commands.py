@@ -28,6 +28,9 @@ COMMANDS: tuple[SlashCommand, ...] = (
     SlashCommand("sessions", "", "saved sessions of this folder"),
     SlashCommand("history", "[N]", "the latest N messages of this conversation (default 20)"),
     SlashCommand("save", "[FILE]", "write the conversation as Markdown"),
+    SlashCommand("undo", "", "put back the files the latest turn that changed files changed"),
+    SlashCommand("rewind", "[N]", "list the turns, or go back to before turn N (files too)"),
+    SlashCommand("diff", "", "what this session changed in the files so far"),
     SlashCommand("exit", "", "leave (Ctrl-D does too)", aliases=("quit",)),
 )
 

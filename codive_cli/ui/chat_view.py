@@ -6,9 +6,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.text import Text
 
-from codive_cli.ui.safe import plain
+from codive_cli.ui.safe import plain, visible
 from codive_cli.ui.turn import Turn
 
 
@@ -31,6 +32,10 @@ class ConsoleOutput:
 
     def show(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False)
+
+    def diff(self, text: str) -> None:
+        """A unified diff, coloured like an edit's."""
+        self.console.print(Syntax(visible(text), "diff", theme="ansi_dark", word_wrap=True))
 
     def working(self, message: str) -> AbstractContextManager[object]:
         if not self.console.is_terminal:

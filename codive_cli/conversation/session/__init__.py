@@ -13,8 +13,12 @@ Each line is one JSON object whose first key is `type` (messages in the shape of
     {"type":"compact","summary":"The user asked ...","keep":4}
     {"type":"usage","model":"...","input_tokens":812,"output_tokens":95}
     {"type":"model","provider":"openai","model":"gpt-4o"}
+    {"type":"checkpoint","before":"<commit>","after":"<commit>","at":3}
+    {"type":"undo"}
+    {"type":"rewind","keep":3}
 
-(The first and third records are wrapped here; in the file every record is one line.)
+(The first and third records are wrapped here; in the file every record is one line.
+`checkpoint`, `undo` and `rewind` are /undo's and /rewind's: conversation/checkpoints.)
 
 Writing (`writer`): every record is one whole line, handed to a single `os.write` on an
 `O_APPEND` descriptor, so a killed codive never leaves half a line of its own; `sync` (once per

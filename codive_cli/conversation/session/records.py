@@ -35,6 +35,11 @@ def compacted(
     return new, {at for at, i in enumerate(order) if i in interrupted}
 
 
+def _at_or_after(checkpoint: dict[str, Any], keep: int) -> bool:
+    at = checkpoint.get("at")
+    return type(at) is int and at >= keep
+
+
 def add_usage(total: Usage, data: dict[str, Any]) -> Usage:
     """`total` plus the counts of a usage record (other keys and non-integers ignored)."""
     counts: dict[str, int] = {k: v for k, v in data.items() if k in vars(total) and type(v) is int}
@@ -96,6 +101,7 @@ class Replay:
         self.usage = Usage()
         self.meta: dict[str, Any] = {}
         self.unsaved: list[ChatMessage] = []  # repairs at the end, not yet in the file
+        self.checkpoints: list[dict[str, Any]] = []  # turns that changed files (/undo)
         self._open_calls: dict[str, int] = {}  # call id -> line of the assistant message
 
     def read(self, data: bytes) -> Replay:
@@ -124,6 +130,8 @@ class Replay:
                 self.usage = add_usage(self.usage, record)
             elif kind == "model":
                 self.meta.update((k, v) for k, v in record.items() if k != "type")
+            elif kind in ("rewind", "checkpoint", "undo"):
+                self._checkpoint(kind, record)
             # other kinds belong to other readers (or a newer codive): kept in the file only
         except ValueError as error:
             self.warnings.append(f"line {number}: bad {kind} record ({error}), skipped")
@@ -164,6 +172,21 @@ class Replay:
         self.messages, self.interrupted = compacted(
             self.messages, self.interrupted, summary, max(keep, 0)
         )
+        self.checkpoints = [{**c, "at": None} for c in self.checkpoints]
+
+    def _checkpoint(self, kind: str, record: dict[str, Any]) -> None:
+        """`checkpoint` (a turn changed files), `undo` (the latest one's files were put back)
+        and `rewind` (conversation and files back to before the message at `keep`)."""
+        if kind == "checkpoint":
+            self.checkpoints.append(record)
+        elif kind == "undo":
+            self.checkpoints = self.checkpoints[:-1]
+        else:
+            keep = max(typed_field(record, "keep", int), 0)
+            self.messages = self.messages[:keep]
+            self.interrupted = {i for i in self.interrupted if i < keep}
+            self._open_calls = {}
+            self.checkpoints = [c for c in self.checkpoints if not _at_or_after(c, keep)]
 
     def close_calls(self) -> None:
         """Answer the calls that never got a result, so the next request is valid."""

@@ -19,7 +19,7 @@ from codive_cli.conversation.session.records import (
 )
 from codive_cli.provider import ChatMessage, Usage
 
-_OWN_KINDS = frozenset({"session", "message", "compact"})  # written by Session itself
+_OWN_KINDS = frozenset({"session", "message", "compact", "rewind"})  # written by Session itself
 BINARY = getattr(os, "O_BINARY", 0)  # Windows would translate newlines otherwise
 
 
@@ -54,6 +54,7 @@ class Session:
         self.warnings: list[str] = []
         self.title = ""
         self.usage = Usage()
+        self.checkpoints: list[dict[str, Any]] = []  # as loaded: see conversation/checkpoints
         self._fd: int | None = None
         self._closed = False
         self._unsaved: list[ChatMessage] = []
@@ -85,6 +86,7 @@ class Session:
         session.warnings = replay.warnings
         session.title = replay.title
         session.usage = replay.usage
+        session.checkpoints = replay.checkpoints
         session._unsaved = replay.unsaved
         return session
 
@@ -118,6 +120,14 @@ class Session:
         self.messages, self.interrupted_indexes = compacted(
             self.messages, self.interrupted_indexes, summary, keep
         )
+
+    def rewind(self, keep: int) -> None:
+        """Go back to the first `keep` messages (/rewind); the file keeps the rest, undone."""
+        if not 0 <= keep <= len(self.messages):
+            raise ValueError(f"cannot keep {keep} of {len(self.messages)} messages")
+        self._write({"type": "rewind", "keep": keep})
+        self.messages = self.messages[:keep]
+        self.interrupted_indexes = {i for i in self.interrupted_indexes if i < keep}
 
     def sync(self) -> None:
         """Make everything written so far durable (the REPL calls this after every turn)."""
