@@ -37,6 +37,7 @@ bench:
 	$(PYTHON) bench/render.py
 	$(PYTHON) bench/search.py
 	$(PYTHON) bench/sandbox.py
+	$(PYTHON) bench/requests.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache
