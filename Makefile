@@ -39,6 +39,7 @@ bench:
 	$(PYTHON) bench/sandbox.py
 	$(PYTHON) bench/sessions.py
 	$(PYTHON) bench/files.py
+	$(PYTHON) bench/requests.py
 
 clean:
 	rm -rf build dist *.egg-info .mypy_cache .ruff_cache

@@ -18,6 +18,9 @@ prints one line ``http://127.0.0.1:PORT`` once listening and serves until SIGTER
 ``script.json`` is ``{"replies": [...], "models": [...]}`` (a bare list of replies also works).
 ``POST /_script`` (a JSON list of replies, or ``{"replies": [...]}``) appends replies,
 ``GET /_requests`` returns the recorded requests and ``DELETE /_requests`` forgets them.
+``GET /_stats`` returns ``{"requests", "connections", "bytes_received"}``: how many recorded
+requests came in, on how many TCP connections, with how many body bytes (``/_...`` requests
+are not counted), so a test can check that a client reuses its connection.
 
 Replies (dicts) understood by the server:
 
@@ -590,6 +593,7 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # no 40 ms Nagle/delayed-ACK stalls between small writes
 
     _chunked = False
+    _counted = False  # this connection has carried a recorded request
 
     @property
     def owner(self) -> ScriptedServer:
@@ -655,14 +659,15 @@ class _Handler(BaseHTTPRequestHandler):
             except ValueError:
                 body = None
         if not path.startswith("/_"):
-            self.owner._record(
-                {
-                    "method": self.command,
-                    "path": self.path,
-                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                    "json": body,
-                }
-            )
+            request = {
+                "method": self.command,
+                "path": self.path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "json": body,
+                "at": time.monotonic(),
+            }
+            self.owner._record(request, new_connection=not self._counted, size=len(raw))
+            self._counted = True
         try:
             self._route(path, body, raw)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
@@ -686,6 +691,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": {"message": f"scripted server: {exc}"}})
                 return
             self._send_json(200, {"queued": count, "pending": self.owner.pending})
+        elif method == "GET" and path == "/_stats":
+            self._send_json(200, self.owner.stats())
         elif method == "GET" and path == "/_requests":
             self._send_json(200, self.owner.requests)
         elif method == "DELETE" and path == "/_requests":
@@ -892,6 +899,8 @@ class ScriptedServer:
         self._queue: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._connections: set[socket.socket] = set()
+        self._accepted = 0
+        self._received = 0
         self._ids = _Ids()
         self._host = host
         self._port = port
@@ -984,16 +993,39 @@ class ScriptedServer:
         paths = ANTHROPIC_PATHS | OPENAI_PATHS
         return [r for r in self.requests if r["path"].split("?", 1)[0] in paths]
 
+    @property
+    def connections(self) -> int:
+        """How many TCP connections carried a recorded request (``/_...`` ones not counted)."""
+        with self._lock:
+            return self._accepted
+
+    @property
+    def bytes_received(self) -> int:
+        """Request body bytes received in recorded requests."""
+        with self._lock:
+            return self._received
+
     def clear_requests(self) -> None:
         """Forget the recorded requests."""
         with self._lock:
             self._requests.clear()
 
+    def stats(self) -> dict[str, int]:
+        """Recorded requests, the connections they came on and their body bytes."""
+        with self._lock:
+            return {
+                "requests": len(self._requests),
+                "connections": self._accepted,
+                "bytes_received": self._received,
+            }
+
     def reset(self) -> None:
-        """Drop any queued replies and forget the recorded requests (to reuse a server)."""
+        """Drop queued replies, forget the recorded requests and zero the counters."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
+            self._accepted = 0
+            self._received = 0
 
     # ---- used by the handler ------------------------------------------------------------
 
@@ -1001,9 +1033,11 @@ class ScriptedServer:
         with self._lock:
             return self._queue.popleft() if self._queue else None
 
-    def _record(self, request: RecordedRequest) -> None:
+    def _record(self, request: RecordedRequest, *, new_connection: bool, size: int) -> None:
         with self._lock:
             self._requests.append(request)
+            self._accepted += new_connection
+            self._received += size
 
     def _track(self, conn: socket.socket, *, add: bool) -> None:
         with self._lock:

@@ -302,3 +302,38 @@ async def test_sessions_leaves_out_empty_ones(tmp_path: Path, provider: TinyWind
     assert used.id in text and "a real question" in text
     assert empty.id not in text
     assert chat.session.id in text  # the current one, even before anything is asked
+
+
+class UnknownWindow(ScriptedProvider):
+    """A model codive knows nothing about: no catalogue entry, no window."""
+
+    def available_models(self) -> list[ModelInfo]:
+        return []
+
+
+@pytest.mark.parametrize("assumed", [100, 0])
+async def test_a_model_with_an_unknown_window_compacts_at_the_assumed_one(
+    tmp_path: Path, assumed: int
+) -> None:
+    provider = UnknownWindow()
+    chat, out, _ = build(tmp_path, provider)
+    chat.agent.assumed_context_window = assumed
+    # No token usage reported: the conversation's size is estimated (4 characters a token).
+    provider.enqueue(*(Reply("x" * 400, usage=Usage()) for _ in range(3)), "SUM", "four")
+    await chat.run(Lines("one", "two", "three", "four"))
+    if assumed:
+        assert "of 100 (assumed: the model's window is unknown) context tokens used" in (
+            out.getvalue()
+        )
+        assert provider.requests[3].messages[0].content == SUMMARY_INSTRUCTIONS
+        assert provider.requests[4].messages[1].content == SUMMARY_PREFIX + "SUM"
+    else:
+        assert "compacted" not in out.getvalue()
+        assert all(r.messages[0].content == "sys" for r in provider.requests)
+
+
+def test_the_documented_assumed_window_is_the_code_default() -> None:
+    from codive_cli.agent.compaction import ASSUMED_CONTEXT_WINDOW
+    from codive_cli.settings.schema import AgentSettings
+
+    assert AgentSettings().assumed_context_window == ASSUMED_CONTEXT_WINDOW

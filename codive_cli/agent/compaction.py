@@ -10,6 +10,13 @@ from codive_cli.provider import ChatMessage, CompletionRequest, Provider, Usage,
 
 # Compact when the last request used this share of the context window.
 COMPACT_AT = 0.8
+# The window assumed for a model whose own is unknown (a model missing from the catalogue, a
+# server that does not say): without one a conversation would never be compacted and every
+# request would carry all of it. 32k is what most current models offer at least; a model
+# with less answers ContextTooLong, and the chat compacts then. `[agent]
+# assumed_context_window` in codive.toml changes it (its default there is this number).
+ASSUMED_CONTEXT_WINDOW = 32_768
+CHARS_PER_TOKEN = 4  # a rough estimate, for servers that report no token usage
 KEEP_TURNS = 2  # the latest user turns kept verbatim (with their tool calls and results)
 TOOL_RESULT_CHARS = 2_000
 
@@ -42,6 +49,17 @@ def rebuild(
 
 def needs_compaction(used_tokens: int, context_window: int | None) -> bool:
     return bool(context_window) and used_tokens >= COMPACT_AT * (context_window or 0)
+
+
+def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
+    """Roughly how many tokens the messages take, for when the server does not say."""
+    chars = 0
+    for message in messages:
+        chars += len(message.content)
+        chars += sum(
+            len(json.dumps(call.arguments)) + len(call.name) for call in message.tool_calls
+        )
+    return chars // CHARS_PER_TOKEN
 
 
 def split(

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from codive_cli.agent import compaction
 from codive_cli.agent.events import (
     AgentEvent,
     Driver,
@@ -114,6 +115,7 @@ class Agent:
         max_tokens: int | None = None,
         temperature: float | None = None,
         stream: bool = True,
+        assumed_context_window: int = compaction.ASSUMED_CONTEXT_WINDOW,
     ) -> None:
         self.provider = provider
         self.tools = {tool.name: tool for tool in tools}
@@ -128,11 +130,20 @@ class Agent:
         self.driver: Driver = Unattended()  # the driver of the run in progress
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
+        self.assumed_context_window = assumed_context_window  # 0: none
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
         """Append to the conversation, and tell the driver (a chat saves it)."""
         self.messages.append(message)
         self.driver.emit(MessageAdded(message, interrupted))
+
+    def context_window(self) -> tuple[int | None, bool]:
+        """The model's context window in tokens, and whether it is only assumed (the model's
+        own is unknown); (None, False) when unknown and nothing is assumed."""
+        info = self.provider.model_info()
+        if info is not None and info.context_window:
+            return info.context_window, False
+        return (self.assumed_context_window or None), bool(self.assumed_context_window)
 
     def drop_tools(self, system: str | None) -> None:
         """Go on without tools (the model cannot call them), with a system prompt saying so."""
@@ -160,7 +171,8 @@ class Agent:
             response = await self._step()
             usage += response.usage
             self.usage += response.usage
-            self.last_input_tokens = response.usage.input_tokens + response.usage.cache_read_tokens
+            seen = response.usage.input_tokens + response.usage.cache_read_tokens
+            self.last_input_tokens = seen or compaction.estimate_tokens(self.messages)
             self.add(response.to_message())
             if not response.tool_calls:
                 return self._result(response, usage, records, step)

@@ -115,6 +115,7 @@ def build_agent(provider: Provider, settings: Settings, options: AgentOptions, w
         max_tokens=options.max_tokens,
         temperature=options.temperature,
         stream=options.stream,
+        assumed_context_window=settings.agent.assumed_context_window,
     )
 
 

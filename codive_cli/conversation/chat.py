@@ -223,10 +223,12 @@ class Chat:
         self.note("nothing left to compact; start over with /clear")
 
     async def _compact_if_needed(self) -> None:
-        info = self.agent.provider.model_info()
-        window = info.context_window if info else None
-        if ctx.needs_compaction(self.agent.last_input_tokens, window):
-            self.note(f"{self.agent.last_input_tokens:,} of {window:,} context tokens used")
+        window, assumed = self.agent.context_window()
+        if window and ctx.needs_compaction(self.agent.last_input_tokens, window):
+            of = (
+                f"{window:,} (assumed: the model's window is unknown)" if assumed else f"{window:,}"
+            )
+            self.note(f"{self.agent.last_input_tokens:,} of {of} context tokens used")
             await self.compact()
 
     async def compact(self, keep_turns: int = ctx.KEEP_TURNS) -> bool:

@@ -13,7 +13,7 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,9 @@ from codive_cli.errors import (
 from codive_cli.policy.credentials import is_credential_name, known_secrets, redact
 from codive_cli.provider import ProviderConfig, StreamError, StreamEvent
 from codive_cli.providers._errors import ErrorContext, error_from_body
+from codive_cli.providers._wire import JsonBody
+
+JSON_TYPE = {"content-type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class HttpEndpoint:
         )
         self._owns_client = client is None
         self._headers = {**headers, **config.headers}
+        self.bodies = JsonBody()
 
     def _read_timeout(self, *, stream: bool) -> float:
         if stream and self.config.stream_idle_timeout is not None:
@@ -127,8 +131,8 @@ class HttpEndpoint:
             response = await self._client.request(
                 method,
                 self.url(path),
-                json=body,
-                headers=self._headers,
+                content=None if body is None else self.bodies.encode(body),
+                headers=self._headers if body is None else {**JSON_TYPE, **self._headers},
                 timeout=self._timeout(stream=False),
             )
             content = await response.aread()
@@ -174,16 +178,14 @@ class HttpEndpoint:
     # --- streams ------------------------------------------------------------------------
 
     @contextlib.asynccontextmanager
-    async def open_sse(
-        self, path: str, body: dict[str, Any]
-    ) -> AsyncIterator[AsyncIterator[ServerSentEvent]]:
+    async def open_sse(self, path: str, body: dict[str, Any]) -> AsyncIterator[SseStream]:
         """POST and yield the response's server-sent events; error statuses raise."""
         with map_transport_errors(self.context.secrets):
             request = self._client.build_request(
                 "POST",
                 self.url(path),
-                json=body,
-                headers={**self._headers, "accept": "text/event-stream"},
+                content=self.bodies.encode(body),
+                headers={**JSON_TYPE, **self._headers, "accept": "text/event-stream"},
                 timeout=self._timeout(stream=True),
             )
             response = await self._client.send(request, stream=True)
@@ -194,7 +196,8 @@ class HttpEndpoint:
                 raise self._error(response, content)
             events = EventSource(response).aiter_sse()
             idle = self._read_timeout(stream=True)
-            yield _mapped_events(events, idle, _origin(response.url), self.context.secrets)
+            mapped = _mapped_events(events, idle, _origin(response.url), self.context.secrets)
+            yield SseStream(response, mapped)
         finally:
             await response.aclose()
 
@@ -228,9 +231,41 @@ class HttpEndpoint:
             attempt += 1
 
 
+class SseStream:
+    """One streamed response's events, and `release` for when the caller has heard enough.
+
+    httpx puts a connection back in its pool only when the response was read to its end;
+    closing it earlier drops the connection, and the next request opens a new one (a TCP
+    and, for https, a TLS handshake on every step). A stream's terminal event
+    (`[DONE]`, `message_stop`) comes just before the body's end, so `release` reads what is
+    left, briefly, and the caller calls it before passing the terminal event on.
+    """
+
+    # What a well-behaved server still sends after its terminal event: the chunked body's
+    # terminator, perhaps a blank line. More than this, or slower, and the connection goes.
+    DRAIN_EVENTS = 16
+    DRAIN_SECONDS = 1.0
+
+    def __init__(self, response: httpx.Response, events: AsyncGenerator[ServerSentEvent]) -> None:
+        self.response = response
+        self._events = events
+
+    def __aiter__(self) -> AsyncIterator[ServerSentEvent]:
+        return self._events
+
+    async def release(self) -> None:
+        """Read the rest of the body so the connection can be reused, then close it."""
+        with contextlib.suppress(ProviderError, TimeoutError, StopAsyncIteration):
+            async with asyncio.timeout(self.DRAIN_SECONDS):
+                for _ in range(self.DRAIN_EVENTS + 1):
+                    await anext(self._events)
+        await self._events.aclose()
+        await self.response.aclose()
+
+
 async def _mapped_events(
     events: AsyncIterator[ServerSentEvent], idle: float, where: str, secrets: tuple[str, ...]
-) -> AsyncIterator[ServerSentEvent]:
+) -> AsyncGenerator[ServerSentEvent]:
     """The stream's events, given up after `idle` seconds without one.
 
     httpx's read timeout restarts on any byte, so a server sending only SSE comments

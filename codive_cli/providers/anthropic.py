@@ -69,6 +69,9 @@ class AnthropicProvider(HttpProvider):
             self.available_models(), model_id or self.model, catalog.ANTHROPIC_ALIASES
         )
 
+    def wire_message(self, message: ChatMessage) -> dict[str, Any] | str:
+        return wire_message(message)
+
     def reply_events(self, data: Any) -> list[StreamEvent]:
         return message_events(data)
 
@@ -78,7 +81,7 @@ class AnthropicProvider(HttpProvider):
     async def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         self.require_key()
         model = request.model or self.model
-        system, messages = convert_messages(request.messages)
+        system, messages = merge(self.wire_messages(request.messages))
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": request.max_tokens or self.config.max_tokens or self._default_max(model),
@@ -105,18 +108,29 @@ class AnthropicProvider(HttpProvider):
 
 def convert_messages(messages: Iterable[ChatMessage]) -> tuple[str, list[dict[str, Any]]]:
     """Our messages as Anthropic's: system text apart, tool results as user blocks, merged."""
+    return merge([wire_message(message) for message in messages])
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any] | str:
+    """One message as an Anthropic message; a system message as its text."""
+    if message.role == "system":
+        return message.content
+    role = "assistant" if message.role == "assistant" else "user"
+    return {"role": role, "content": _blocks(message)}
+
+
+def merge(wired: Iterable[dict[str, Any] | str]) -> tuple[str, list[dict[str, Any]]]:
+    """The system text apart, and messages of one role in a row merged (the API wants roles
+    to alternate). Merging makes new messages: the ones given may be reused next request."""
     system: list[str] = []
     out: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "system":
-            system.append(message.content)
-            continue
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message)
-        if out and out[-1]["role"] == role:
-            out[-1]["content"].extend(blocks)  # the API wants roles to alternate
+    for message in wired:
+        if isinstance(message, str):
+            system.append(message)
+        elif out and out[-1]["role"] == message["role"]:
+            out[-1] = {"role": message["role"], "content": out[-1]["content"] + message["content"]}
         else:
-            out.append({"role": role, "content": blocks})
+            out.append(message)
     return "\n\n".join(system), out
 
 

@@ -18,6 +18,7 @@ from httpx_sse import ServerSentEvent
 
 from codive_cli.errors import ConfigError, ProviderError, StreamCutOff
 from codive_cli.provider import (
+    ChatMessage,
     CompletionRequest,
     CompletionResponse,
     ModelInfo,
@@ -30,6 +31,7 @@ from codive_cli.provider import (
 )
 from codive_cli.providers._errors import ErrorContext, error_from_event
 from codive_cli.providers._http import HttpEndpoint
+from codive_cli.providers._wire import PerObject
 
 
 class WireParser(abc.ABC):
@@ -88,6 +90,7 @@ class HttpProvider(Provider):
             base_url=self.base_url(),
         )
         self.http = HttpEndpoint(config, self.base_url(), self.headers(), context, client)
+        self._wire = PerObject(self.wire_message)
 
     # --- the wire format's parts ---------------------------------------------------------
 
@@ -101,6 +104,10 @@ class HttpProvider(Provider):
     @abc.abstractmethod
     async def body(self, request: CompletionRequest, *, stream: bool) -> dict[str, Any]:
         """The JSON body of a request."""
+
+    @abc.abstractmethod
+    def wire_message(self, message: ChatMessage) -> Any:
+        """One message in the wire format; made once per message (`wire_messages`)."""
 
     @abc.abstractmethod
     def reply_events(self, data: Any) -> list[StreamEvent]:
@@ -129,7 +136,12 @@ class HttpProvider(Provider):
         parser = self.parser()
         async with self.http.open_sse(self.path, body) as events:
             async for sse in events:
-                for event in parser.feed(sse):
+                produced = parser.feed(sse)
+                if parser.finished:
+                    # Back to the pool before the last event: a caller may stop listening
+                    # once it has it, and an unread response costs the connection.
+                    await events.release()
+                for event in produced:
                     yield event
                 if parser.finished:
                     return
@@ -144,6 +156,12 @@ class HttpProvider(Provider):
         await self.http.aclose()
 
     # --- helpers for bodies ------------------------------------------------------------------
+
+    def wire_messages(self, messages: list[ChatMessage]) -> list[Any]:
+        """`wire_message` of each, reused from the last request for the messages it had."""
+        wired = [self._wire(message) for message in messages]
+        self._wire.keep(messages)
+        return wired
 
     def require_key(self) -> None:
         """A request without the key it needs is a configuration error, said before sending."""

@@ -56,6 +56,9 @@ class OpenAIChatProvider(HttpProvider):
     def available_models(self) -> list[ModelInfo]:
         return []
 
+    def wire_message(self, message: ChatMessage) -> dict[str, Any]:
+        return wire_message(message)
+
     def reply_events(self, data: Any) -> list[StreamEvent]:
         return completion_events(data)
 
@@ -86,7 +89,7 @@ class OpenAIChatProvider(HttpProvider):
         self.require_key()
         body: dict[str, Any] = {
             "model": await self.resolve_model(request),
-            "messages": convert_messages(request.messages),
+            "messages": self.wire_messages(request.messages),
         }
         if request.tools:
             body["tools"] = [
@@ -124,34 +127,30 @@ class OpenAIProvider(OpenAIChatProvider):
 
 def convert_messages(messages: Iterable[ChatMessage]) -> list[dict[str, Any]]:
     """Our messages as Chat Completions messages (assistant tool_calls, tool replies)."""
-    out: list[dict[str, Any]] = []
-    for message in messages:
-        if message.role == "tool":
-            content = message.content
-            if message.is_error and not content.lower().startswith("error"):
-                content = f"Error: {content}"  # the format has no error flag
-            out.append({"role": "tool", "tool_call_id": message.tool_call_id, "content": content})
-        elif message.role == "assistant" and message.tool_calls:
-            out.append(
+    return [wire_message(message) for message in messages]
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """One message as a Chat Completions message."""
+    if message.role == "tool":
+        content = message.content
+        if message.is_error and not content.lower().startswith("error"):
+            content = f"Error: {content}"  # the format has no error flag
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
                 {
-                    "role": "assistant",
-                    "content": message.content or None,
-                    "tool_calls": [
-                        {
-                            "id": call.id,
-                            "type": "function",
-                            "function": {
-                                "name": call.name,
-                                "arguments": json.dumps(call.arguments),
-                            },
-                        }
-                        for call in message.tool_calls
-                    ],
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
                 }
-            )
-        else:
-            out.append({"role": message.role, "content": message.content})
-    return out
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
 
 
 @dataclass

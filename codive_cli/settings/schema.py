@@ -90,6 +90,10 @@ class AgentSettings(_Section):
     """Rules that never run, e.g. "read_file(.env*)"."""
     max_steps: int = Field(50, gt=0)
     """Most model calls per request."""
+    assumed_context_window: int = Field(32_768, ge=0)
+    """Context window in tokens assumed for a model whose own is unknown (not in codive's
+    catalogue, not reported by its server), so that chat still compacts older turns when
+    the conversation nears it; 0 assumes none, and such a conversation is never compacted."""
 
     @field_validator("allow", "deny")
     @classmethod
