@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from codive_cli.cli import app
+from codive_cli.commands import app
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ProviderConfig
 from codive_cli.settings.loading import (
