@@ -11,7 +11,9 @@ Run with `make bench` (or `python bench/startup.py [--runs N] [--llm PATH]`). Ta
 `llm` (Simon Willison's CLI) is found on PATH or given with --llm; it is not a dependency.
 The commands run round-robin, one sample of each per round, so a change in the machine's
 load touches every case alike. The `codive` script runs with this checkout first on
-PYTHONPATH, in a fresh HOME and working folder, so no configuration leaks in.
+PYTHONPATH, in a fresh HOME and working folder, so no configuration leaks in, and with
+bytecode cached as after an install (a PYTHONDONTWRITEBYTECODE in the environment is
+dropped; the uncounted first round writes the cache).
 """
 
 from __future__ import annotations
@@ -65,6 +67,9 @@ def codive_script() -> str:
 def clean_env(home: Path) -> dict[str, str]:
     vendors = ("CODIVE_", "ANTHROPIC_", "OPENAI_", "LLM_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(vendors)}
+    # As installed: pip compiles bytecode, and an editable install caches it on the first
+    # run (the warm-up round). Without this, each run would compile codive from source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     path = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(PYTHONPATH=path, HOME=str(home), NO_COLOR="1", LLM_USER_PATH=str(home / "llm"))
     for name in ("CONFIG", "DATA", "CACHE", "STATE"):
