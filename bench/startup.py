@@ -106,7 +106,24 @@ def commands(base_url: str, llm: str | None) -> dict[str, list[str]]:
     }
     if llm is not None:
         found['llm "hi"'] = [llm, "-m", "loopback", "--key", "x", "--no-log", "hi"]
+        interpreter = script_interpreter(llm)
+        if interpreter:  # how much of the gap is the two environments' bare start
+            found[LLM_PYTHON] = [interpreter, "-c", "pass"]
     return found
+
+
+LLM_PYTHON = "llm's python -c pass"
+
+
+def script_interpreter(script: str) -> str | None:
+    """The Python a console script starts (its `#!` line), when it names one."""
+    try:
+        with open(script, "rb") as file:
+            first = file.readline().decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    command = first.removeprefix("#!").split()
+    return command[0] if first.startswith("#!") and command and "python" in command[0] else None
 
 
 def run_once(command: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -146,6 +163,11 @@ def report(results: dict[str, float], runs: int) -> None:
         print(
             f"  {case.name:24} {ms:7.1f} ms   {case.reference:26} {ref:7.1f} ms"
             f"   {ratio:4.2f}x (target <= {case.target}x)  {verdict}"
+        )
+    if LLM_PYTHON in results:
+        print(
+            f"  (bare start: this python -c pass {results['python -c pass']:.1f} ms, "
+            f"llm's {results[LLM_PYTHON]:.1f} ms)"
         )
 
 
