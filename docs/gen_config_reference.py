@@ -11,7 +11,11 @@ attribute docstring. Edit the docstrings in `schema.py`, not the generated page.
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
+import itertools
 import sys
+import textwrap
 import types
 import typing
 from collections.abc import Sequence
@@ -291,10 +295,29 @@ def ordered_fields(model: type[BaseModel]) -> list[tuple[str, FieldInfo]]:
     return sorted(fields, key=lambda item: item[0] not in LEADING)
 
 
+def attribute_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's attribute docstring (the string just under it), base classes first, read
+    from the source the way pydantic's `use_attribute_docstrings` reads it."""
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not issubclass(cls, BaseModel) or cls.__module__.startswith("pydantic"):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in itertools.pairwise(body):
+            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+                continue
+            doc = after.value if isinstance(after, ast.Expr) else None
+            if isinstance(doc, ast.Constant) and isinstance(doc.value, str):
+                docs[node.target.id] = inspect.cleandoc(doc.value)
+    return docs
+
+
 def section_text(section: str, model: type[BaseModel], summary: str) -> str:
     lines = [f"### `[{section}]`", "", summary, ""]
     lines.append("| Key | Type | Default | Environment variable | Description |")
     lines.append("|-----|------|---------|----------------------|-------------|")
+    docs = attribute_docs(model)
     for key, field in ordered_fields(model):
         kind = type_name(field.annotation)
         limits = bounds(field)
@@ -305,7 +328,7 @@ def section_text(section: str, model: type[BaseModel], summary: str) -> str:
             kind,
             default_text(field),
             f"`{env_name(section, key)}`",
-            one_line(field.description),
+            one_line(field.description or docs.get(key)),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -585,6 +585,8 @@ def result_keys() -> set[str]:
         "provider",
         "steps",
         "stopped_by",
+        "cost_usd",
+        "session_id",
     }
 
 
@@ -704,7 +706,10 @@ def test_no_prompt_is_a_usage_error(runs: Runs) -> None:
 def test_json_prints_one_object(runs: Runs) -> None:
     run = runs["json_text"]
     assert run.returncode == 0, run.describe()
-    assert run.json() == {
+    result = run.json()
+    assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", result.pop("session_id"))
+    assert result.pop("cost_usd") == pytest.approx(0.000111)  # USAGE at Sonnet 4's prices
+    assert result == {
         "content": TEXT,
         "tool_calls": [],
         "usage": USAGE,
@@ -745,8 +750,10 @@ def test_output_format_json_is_json(runs: Runs) -> None:
     long_form = runs["output_format_tools_openai"]
     assert long_form.returncode == 0, long_form.describe()
     short_form = runs["json_tools_openai"].json()
-    # usage is estimated from the request, which names each run's own folder
-    assert {**long_form.json(), "usage": None} == {**short_form, "usage": None}
+    # usage (and so cost) is estimated from the request, which names each run's own folder;
+    # each run is its own session
+    different = {"usage": None, "cost_usd": None, "session_id": None}
+    assert {**long_form.json(), **different} == {**short_form, **different}
 
 
 # --------------------------------------------------------------------------------------------
@@ -1033,22 +1040,22 @@ def test_help_lists_the_commands(runs: Runs) -> None:
 
 IMPORT_PROBE = """\
 import json, sys
-sys.argv = ["codive", {flag!r}]
+sys.argv = ["codive", *{args!r}]
 from codive_cli import cli
 try:
     cli.main()
 except SystemExit:
     pass
-heavy = {heavy!r}
-print("HEAVY=" + json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & set(heavy))))
+from codive_cli.policy import sandbox
+print("LOADED=" + json.dumps(sorted({{m.split(".")[0] for m in sys.modules if sys.modules[m]}})))
+print("PROBED=" + json.dumps(sorted(sandbox._PROBED)))
 """
 
 
-@pytest.mark.parametrize("flag", ["--help", "--version"])
-def test_help_and_version_import_nothing_heavy(tmp_path: Path, flag: str) -> None:
-    code = IMPORT_PROBE.format(flag=flag, heavy=HEAVY_MODULES)
+def probe_imports(tmp_path: Path, args: list[str]) -> tuple[set[str], list[str]]:
+    """The top-level packages `codive ARGS` loaded, and the sandbox probes it ran."""
     done = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", IMPORT_PROBE.format(args=args)],
         capture_output=True,
         encoding="utf-8",
         env=clean_env(tmp_path),
@@ -1058,9 +1065,60 @@ def test_help_and_version_import_nothing_heavy(tmp_path: Path, flag: str) -> Non
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    marker = done.stdout.splitlines()[-1]
-    assert marker.startswith("HEAVY="), done.stdout
-    assert json.loads(marker.removeprefix("HEAVY=")) == []
+    loaded, probed = done.stdout.splitlines()[-2:]
+    assert loaded.startswith("LOADED=") and probed.startswith("PROBED="), done.stdout
+    return set(json.loads(loaded.removeprefix("LOADED="))), json.loads(probed[7:])
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["complete", "--help"], ["chat", "--help"], ["config", "show", "--help"]]
+)
+def test_help_imports_nothing_heavy(tmp_path: Path, args: list[str]) -> None:
+    loaded, _ = probe_imports(tmp_path, args)
+    assert loaded & set(HEAVY_MODULES) == set()
+
+
+def test_version_imports_not_even_typer(tmp_path: Path) -> None:
+    loaded, _ = probe_imports(tmp_path, ["--version"])
+    assert loaded & {*HEAVY_MODULES, "typer", "click"} == set()
+
+
+def test_version_prints_what_typer_printed(tmp_path: Path) -> None:
+    """The fast path and Typer's eager option agree (`--debug` takes Typer's way)."""
+    outputs = []
+    for args in (["--version"], ["--debug", "--version"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "codive_cli", *args],
+            capture_output=True,
+            encoding="utf-8",
+            env=clean_env(tmp_path),
+            cwd=work_dir(tmp_path),
+            timeout=TIMEOUT,
+            check=False,
+        )
+        outputs.append((done.returncode, done.stdout, done.stderr))
+    assert outputs[0] == outputs[1] == (0, "codive 0.1.0\n", "")
+
+
+# Loaded by the first request that needs them, not by a plain text answer.
+NOT_FOR_A_PLAIN_ANSWER = {
+    "markdown_it",  # the live Markdown view, on a terminal only
+    "pygments",  # diffs in tool lines
+    "pathspec",  # .gitignore rules, at the first search
+    "mcp",
+    "prompt_toolkit",
+    "tree_sitter",  # the shell judge, at the first bash call
+    "trio",  # httpcore imports it when installed; codive runs on asyncio
+    "click",  # httpx's own command line
+}
+
+
+def test_a_plain_answer_loads_only_what_it_needs(tmp_path: Path) -> None:
+    with ScriptedServer([{"text": "hello"}]) as server:
+        args = ["complete", "-p", "local_llm", "--base-url", server.base_url, "hi"]
+        loaded, probed = probe_imports(tmp_path, args)
+    assert loaded & NOT_FOR_A_PLAIN_ANSWER == set()
+    assert probed == []  # no command ran, so bubblewrap was not started to be proven
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from codive_cli.cli import app
+from codive_cli.commands import app
 from codive_cli.errors import ConfigError
 from codive_cli.provider import ProviderConfig
 from codive_cli.settings.loading import (
@@ -292,12 +292,17 @@ def test_broken_toml_names_file_and_line(tmp_path: Path) -> None:
 
 def test_unknown_key_names_file_key_and_line(tmp_path: Path) -> None:
     path = write(tmp_path / "codive.toml", '[provider]\nmodel = "m"\nmodle = "x"\n')
-    assert config_error(path).message == f"{path}:3: unknown key 'provider.modle'"
+    assert (
+        config_error(path).message
+        == f"{path}:3: unknown key 'provider.modle'; did you mean 'model'?"
+    )
 
 
 def test_unknown_key_in_a_named_endpoint(tmp_path: Path) -> None:
     path = write(tmp_path / "codive.toml", '[providers.groq]\nkind = "openai"\napi_key_var = "X"\n')
-    assert config_error(path).message == f"{path}:3: unknown key 'providers.groq.api_key_var'"
+    assert config_error(path).message == (
+        f"{path}:3: unknown key 'providers.groq.api_key_var'; did you mean 'api_key_env'?"
+    )
 
 
 def test_wrong_type_names_the_key(tmp_path: Path) -> None:
@@ -329,7 +334,7 @@ def test_a_bad_project_file_stops_load_settings(repo: Path) -> None:
     path = write(repo / "codive.toml", '[provider]\nmodle = "x"\n')
     with pytest.raises(ConfigError) as caught:
         load_settings(repo)
-    assert caught.value.message == f"{path}:2: unknown key 'provider.modle'"
+    assert caught.value.message == f"{path}:2: unknown key 'provider.modle'; did you mean 'model'?"
     assert caught.value.exit_code == 2
 
 
@@ -684,7 +689,9 @@ def test_config_show_with_a_bad_file_exits_2(repo: Path) -> None:
     path = write(repo / "codive.toml", '[provider]\nmodle = "x"\n')
     result = runner.invoke(app, ["config", "show"])
     assert result.exit_code == 2
-    assert result.stderr.startswith(f"error: {path}:2: unknown key 'provider.modle'\n")
+    assert result.stderr.startswith(
+        f"error: {path}:2: unknown key 'provider.modle'; did you mean 'model'?\n"
+    )
     assert "hint: " in result.stderr
     assert result.stdout == ""
 

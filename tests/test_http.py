@@ -285,3 +285,44 @@ async def test_one_connection_serves_many_requests() -> None:
         await writer.wait_closed()
     await server.wait_closed()
     assert len(peers) == 1
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def without_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+async def test_plain_http_loads_no_ca_bundle_and_https_still_verifies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    from codive_cli.providers._http import PerSchemeTransport, _new_client
+
+    without_proxies(monkeypatch)
+    client = _new_client(httpx.Timeout(5))
+    transport = client._transport
+    assert isinstance(transport, PerSchemeTransport)
+    plain = transport.for_scheme("http")._pool._ssl_context
+    secure = transport.for_scheme("https")._pool._ssl_context
+    assert plain is not None and plain.cert_store_stats()["x509_ca"] == 0
+    assert secure is not None and secure.cert_store_stats()["x509_ca"] > 0
+    assert secure.verify_mode == ssl.CERT_REQUIRED and secure.check_hostname
+    await client.aclose()
+
+
+async def test_with_a_proxy_httpx_builds_its_own_transports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from codive_cli.providers._http import PerSchemeTransport, _new_client
+
+    without_proxies(monkeypatch)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    client = _new_client(httpx.Timeout(5))
+    assert not isinstance(client._transport, PerSchemeTransport)
+    assert client._mounts  # the proxy's, as httpx sets it up
+    await client.aclose()

@@ -247,6 +247,39 @@ def test_without_a_sandbox_every_command_asks(work: Path) -> None:
     assert full.decide(BashTool(), {"command": "ls"}).decision == "allow"
 
 
+def deferred(work: Path, found: tuple[Path | None, str], heard: list[str]) -> Sandbox:
+    """A sandbox whose probe is counted (in `heard`) and answers `found`."""
+
+    def finder() -> tuple[Path | None, str]:
+        heard.append("probed")
+        return found
+
+    return Sandbox(work, None, finder=finder, on_missing=heard.append)
+
+
+def test_the_probe_waits_for_the_first_command(work: Path, bwrap: Path) -> None:
+    heard: list[str] = []
+    sandbox = deferred(work, (bwrap, ""), heard)
+    policy = Policy("ask", ("bash(ls)",), (), WorkspaceGuard(work), sandbox)
+    assert heard == []  # building the agent starts no bubblewrap
+    assert policy.decide(BashTool(), {"command": "ls"}).decision == "allow"
+    assert policy.decide(BashTool(), {"command": "ls"}).decision == "allow"
+    assert heard == ["probed"]  # once, by the first command
+    assert run(work, "echo hi", "ask", sandbox).content.startswith("hi")
+
+
+def test_a_deferred_probe_that_fails_still_fails_closed(work: Path) -> None:
+    heard: list[str] = []
+    missing = deferred(work, (None, "no user namespaces"), heard)
+    policy = Policy("ask", ("bash(ls)",), (), WorkspaceGuard(work), missing)
+    verdict = policy.decide(BashTool(), {"command": "ls"})
+    assert verdict.decision == "ask" and "no user namespaces" in verdict.reason
+    assert heard == ["probed", "no user namespaces"]  # the person is told, once
+    with pytest.raises(RuntimeError, match="no sandbox"):
+        deferred(work, (None, "gone"), []).wrap(["true"], "ask")
+    assert deferred(work, (None, "gone"), []).wrap(["true"], "full") == ["true"]
+
+
 def test_running_outside_the_sandbox_asks_every_time(work: Path, bwrap: Path) -> None:
     sandbox = sandbox_for(work, bwrap)
     policy = Policy("accept-edits", ("bash(ls)",), (), WorkspaceGuard(work), sandbox)

@@ -71,14 +71,20 @@ def codive_folders() -> list[Path]:
     return own
 
 
-def build_sandbox(root: Path, settings: Settings) -> Sandbox:
-    """The sandbox commands run in (found and proven once a process)."""
-    binary, problem = find_bwrap()
+def build_sandbox(root: Path, settings: Settings, warn: Warn | None = None) -> Sandbox:
+    """The sandbox commands run in (found and proven once a process, by the first command
+    that needs it; `warn` hears then, once, if there is none)."""
     config = settings.sandbox
+
+    def missing(problem: str) -> None:
+        if warn is not None:
+            warn(f"no OS sandbox for commands here ({problem}): every command asks")
+
     return Sandbox(
         root,
-        binary,
-        problem,
+        None,
+        finder=find_bwrap,
+        on_missing=missing,
         network=config.network,
         extra_writable=tuple(Path(p).expanduser() for p in config.writable),
         extra_hidden=tuple(Path(p).expanduser() for p in config.hidden),
@@ -93,10 +99,8 @@ def build_agent(provider: Provider, settings: Settings, options: AgentOptions, w
     guard = WorkspaceGuard(root, protected=codive_folders())
     tools = builtin_tools() if options.tools else []
     mode = options.permission_mode or settings.agent.permission_mode
-    sandbox = build_sandbox(root, settings)
+    sandbox = build_sandbox(root, settings, warn)
     policy = Policy(mode, settings.agent.allow, settings.agent.deny, guard, sandbox)
-    if not sandbox.available and sandbox.applies(mode):
-        warn(f"no OS sandbox for commands here ({sandbox.problem}): every command asks")
     secrets = known_secrets(os.environ, settings, [provider.config.api_key])
     system = options.system
     if system is None:

@@ -24,7 +24,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,16 +89,33 @@ class Sandbox:
     extra_hidden: tuple[Path, ...] = ()
     protected: tuple[Path, ...] = ()  # codive's own folders
     in_full_mode: bool = False
+    # Finds and proves bubblewrap when a command first needs it, not at start-up (a run that
+    # runs no command never starts it). Until then `binary` is None: no sandbox, so nothing
+    # can run unsandboxed without asking before the probe has said yes.
+    finder: Callable[[], tuple[Path | None, str]] | None = None
+    on_missing: Callable[[str], None] | None = None  # told once why there is none
     _found: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    _settling: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def available(self) -> bool:
+        self._settle()
         return self.binary is not None
+
+    def _settle(self) -> None:
+        with self._settling:  # a second caller waits for the answer, never reads None early
+            if self.finder is None:
+                return
+            self.binary, self.problem = self.finder()
+            self.finder = None
+        if self.binary is None and self.on_missing is not None:
+            self.on_missing(self.problem)
 
     def applies(self, mode: str) -> bool:
         return mode != "full" or self.in_full_mode
 
     def rules(self, mode: str) -> Rules:
+        self._settle()
         hidden = (*_home_secrets(), *self.protected, *self.extra_hidden)
         visible = (self.root, *_environments())
         overlay = self.binary is not None and tmp_overlay_works(self.binary)
@@ -113,6 +131,7 @@ class Sandbox:
         """`argv` run inside the sandbox for `mode` (unchanged in full mode)."""
         if not self.applies(mode):
             return list(argv)
+        self._settle()
         if self.binary is None:
             raise RuntimeError(f"no sandbox: {self.problem}")
         return [str(self.binary), *bwrap_arguments(self.rules(mode), self.root), "--", *argv]
@@ -120,6 +139,7 @@ class Sandbox:
     def describe(self, mode: str) -> str:
         if not self.applies(mode):
             return "off in full mode"
+        self._settle()
         if self.binary is None:
             return f"none ({self.problem}): every command asks"
         rules = self.rules(mode)

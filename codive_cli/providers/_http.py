@@ -13,6 +13,7 @@ import json
 import os
 import random
 import time
+import urllib.request
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,11 +91,7 @@ class HttpEndpoint:
         self.context = dataclasses.replace(context, secrets=endpoint_secrets(config))
         self.retry = RetryPolicy()
         self.sleep: Callable[[float], Any] = asyncio.sleep
-        self._client = client or httpx.AsyncClient(
-            timeout=self._timeout(stream=False),
-            limits=httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60),
-            follow_redirects=False,
-        )
+        self._client = client or _new_client(self._timeout(stream=False))
         self._owns_client = client is None
         self._headers = {**headers, **config.headers}
         self.bodies = JsonBody()
@@ -261,6 +258,42 @@ class SseStream:
                     await anext(self._events)
         await self._events.aclose()
         await self.response.aclose()
+
+
+def _new_client(timeout: httpx.Timeout) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_keepalive_connections=4, keepalive_expiry=60)
+    if urllib.request.getproxies():  # httpx routes through the proxies: its own transports
+        return httpx.AsyncClient(timeout=timeout, limits=limits, follow_redirects=False)
+    transport = PerSchemeTransport(limits)
+    return httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+
+
+class PerSchemeTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, one per scheme, each built when first used.
+
+    httpx builds its transport with a verifying TLS context up front, and loading the CA
+    bundle costs 20-50 ms of every start; a local server on http:// never needs it. The https
+    transport is httpx's default, verification and all. The http one has TLS switched off
+    because none can happen on it: its requests go to http:// URLs and no proxy is set (with
+    one, `_new_client` leaves every transport to httpx).
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._built: dict[str, httpx.AsyncHTTPTransport] = {}
+
+    def for_scheme(self, scheme: str) -> httpx.AsyncHTTPTransport:
+        if scheme not in self._built:
+            verify = scheme != "http"
+            self._built[scheme] = httpx.AsyncHTTPTransport(verify=verify, limits=self._limits)
+        return self._built[scheme]
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.for_scheme(request.url.scheme).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for transport in self._built.values():
+            await transport.aclose()
 
 
 async def _mapped_events(

@@ -1,6 +1,8 @@
 """The shape of codive.toml: one pydantic model per table, each key with its docstring.
 
-`docs/gen_config_reference.py` writes docs/configuration.md from these models.
+`docs/gen_config_reference.py` writes docs/configuration.md from these models and reads the
+docstrings itself: pydantic's `use_attribute_docstrings` would parse this file's source at
+every start of codive (~15 ms) for descriptions nothing at run time shows.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from codive_cli.policy.modes import DEFAULT_MODE, Mode
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class _Endpoint(_Section):
@@ -175,7 +177,6 @@ class Settings(BaseSettings, ConfigFile):
         env_prefix="CODIVE_",
         env_nested_delimiter="__",
         extra="ignore",  # unknown CODIVE_* variables are not ours to reject
-        use_attribute_docstrings=True,
     )
     _file_data: dict[str, Any] = {}
     _untrusted: list[str] = PrivateAttr(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -23,7 +23,9 @@ from codive_cli.provider import (
 )
 from codive_cli.ui import tools as tool_view
 from codive_cli.ui.safe import visible
-from codive_cli.ui.stream import MarkdownStream
+
+if TYPE_CHECKING:  # Markdown and the live view load with the first answer on a terminal
+    from codive_cli.ui.stream import MarkdownStream
 
 
 class Renderer(Protocol):
@@ -109,6 +111,8 @@ class LiveRenderer:
 
     def _open(self) -> MarkdownStream:
         if self._stream is None:
+            from codive_cli.ui.stream import MarkdownStream
+
             self._stream = MarkdownStream(self.console, refresh_per_second=self.refresh_per_second)
         return self._stream
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from rich.console import Group, RenderableType
-from rich.syntax import Syntax
 from rich.text import Text
 
 from codive_cli.provider import ToolCall
@@ -55,6 +54,8 @@ def rich_view(call: ToolCall, result: ToolResult) -> RenderableType:
     head.append(call_line(call), style="bold")
     if result.display and not result.is_error:
         diff = visible(result.display)
+        from rich.syntax import Syntax  # pygments: only once a diff is shown
+
         return Group(head, Syntax(diff, "diff", theme="ansi_dark", word_wrap=True))
     body = Text("  ⎿ " + result_summary(result).replace("\n", "\n    "))
     body.stylize("red" if result.is_error else "dim")

@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
 from codive_cli.policy.regular import open_regular
 
 _GROUP = re.compile(r"\(\?P<\w+>")
@@ -43,6 +41,8 @@ class Level:
 
 def _parse_gitignore(text: str) -> tuple[tuple[re.Pattern[str], bool], ...]:
     """Compile .gitignore lines with pathspec; a line it rejects is skipped, as git does."""
+    from pathspec import GitIgnoreSpec  # ~10 ms: loaded by the first search, not at start-up
+
     compiled: list[tuple[re.Pattern[str], bool]] = []
     for line in text.splitlines():
         if not line.strip() or line.startswith("#"):
