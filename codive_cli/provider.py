@@ -216,7 +216,21 @@ class StreamError:
     type: Literal["error"] = "error"
 
 
-StreamEvent = TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Done | StreamError
+@dataclass(frozen=True)
+class Retrying:
+    """A request failed before anything was shown and is sent again after `delay` seconds:
+    retry `attempt` of at most `attempts`. Only for the person to see; folds to nothing."""
+
+    reason: str
+    delay: float
+    attempt: int
+    attempts: int
+    type: Literal["retrying"] = "retrying"
+
+
+StreamEvent = (
+    TextDelta | ThinkingDelta | ToolCallStart | ToolCallDelta | Done | StreamError | Retrying
+)
 
 
 class ResponseBuilder:

@@ -21,6 +21,7 @@ from codive_cli.provider import (
     ChatMessage,
     CompletionRequest,
     Done,
+    Retrying,
     StreamError,
     TextDelta,
     Thinking,
@@ -241,9 +242,12 @@ async def test_error_statuses_map_to_kinds(status: int, kind: type, retried: boo
     recorder = Recorder(*responses)
     provider = make_provider("anthropic", recorder)
     events = [e async for e in provider.stream(request())]
+    retries = [e for e in events if isinstance(e, Retrying)]
+    events = [e for e in events if not isinstance(e, Retrying)]
     assert len(events) == 1 and isinstance(events[0], StreamError)
     assert type(events[0].error) is kind
     assert len(recorder.requests) == (3 if retried else 1)
+    assert [(r.attempt, r.attempts) for r in retries] == ([(1, 2), (2, 2)] if retried else [])
     if status == 401:
         assert "ANTHROPIC_API_KEY" in events[0].error.hint
     if status == 404:

@@ -357,3 +357,37 @@ def test_thinking_is_shown_while_it_streams_and_kept_for_thinking(tmp_path: Path
         child.expect("›")
         say(child, "/exit")
         child.expect(pexpect.EOF)
+
+
+def test_a_retry_is_announced_while_waiting(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    limited = {
+        "status": 429,
+        "body": {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+        "headers": {"retry-after": "2"},
+    }
+    with ScriptedServer([limited, {"text": "Here after the wait."}]) as server:
+        child = spawn(server, work, env)
+        say(child, "hi")
+        child.expect(r"rate limited; retrying in 2 s \(1/\d\)", timeout=3)
+        child.expect("Here after the wait.", timeout=10)
+        child.expect("›")
+        say(child, "/exit")
+        child.expect(pexpect.EOF)
+
+
+def test_a_retry_is_announced_on_stderr_when_piped(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    limited = {"status": 503, "body": "busy", "headers": {"retry-after": "1"}}
+    with ScriptedServer([limited, {"text": "ok then"}]) as server:
+        result = subprocess.run(
+            [CODIVE, "complete", "-p", "anthropic", "--base-url", server.base_url, "hi"],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    assert result.stdout == "ok then\n"
+    assert re.search(r"codive: .*; retrying in 1 s \(1/\d\)", result.stderr), result.stderr

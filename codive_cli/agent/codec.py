@@ -23,6 +23,7 @@ from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.provider import (
     ChatMessage,
     Done,
+    Retrying,
     Role,
     TextDelta,
     Thinking,
@@ -148,6 +149,14 @@ def encode_event(event: AgentEvent) -> dict[str, Any] | None:
                 "name": call.name,
                 "result": result.content,
                 "is_error": result.is_error,
+            }
+        case Retrying():
+            return {
+                "type": "retrying",
+                "reason": event.reason,
+                "delay": event.delay,
+                "attempt": event.attempt,
+                "attempts": event.attempts,
             }
         case Done(usage=usage, stop_reason=reason):
             return {

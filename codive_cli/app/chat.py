@@ -85,7 +85,12 @@ async def _chat(provider: Provider, options: ChatOptions, settings: Settings) ->
         if tty:
             live = LiveRenderer(console, thinking_hint="/thinking shows it")
             return Turn(live, approver(ask=True))
-        return Turn(PlainRenderer(sys.stdout), approver(ask=True), tool_line=reporter.tool)
+        return Turn(
+            PlainRenderer(sys.stdout),
+            approver(ask=True),
+            tool_line=reporter.tool,
+            note=reporter.note,
+        )
 
     switch = _switcher(settings, options, reporter, lambda: chat.agent.provider)
     output = ConsoleOutput(console, turn)

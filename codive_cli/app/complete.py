@@ -164,4 +164,6 @@ def _turn(output: Output, reporter: Reporter) -> Turn:
         return Turn(LiveRenderer(stdout), approver(ask=True))
     else:
         renderer = PlainRenderer(sys.stdout)
-    return Turn(renderer, approver(ask=output == "text"), tool_line=reporter.tool)
+    return Turn(
+        renderer, approver(ask=output == "text"), tool_line=reporter.tool, note=reporter.note
+    )

@@ -23,13 +23,14 @@ from httpx_sse import EventSource, ServerSentEvent
 
 from codive_cli.errors import (
     NetworkError,
+    Overloaded,
     ProviderError,
     QuotaExceeded,
     RateLimited,
     StreamCutOff,
 )
 from codive_cli.policy.credentials import is_credential_name, known_secrets, redact
-from codive_cli.provider import ProviderConfig, StreamError, StreamEvent
+from codive_cli.provider import ProviderConfig, Retrying, StreamError, StreamEvent
 from codive_cli.providers._errors import ErrorContext, error_from_body
 from codive_cli.providers._wire import JsonBody
 
@@ -151,6 +152,10 @@ class HttpEndpoint:
 
     async def _before_retry(self, error: ProviderError, attempt: int) -> None:
         """Sleep before the next attempt, or re-raise `error` when there is none."""
+        await self.sleep(self._retry_delay(error, attempt))
+
+    def _retry_delay(self, error: ProviderError, attempt: int) -> float:
+        """Seconds to wait before retry `attempt + 1`; re-raises `error` when there is none."""
         if not error.retryable or attempt >= self.config.max_retries:
             raise error
         retry_after = error.retry_after
@@ -161,7 +166,7 @@ class HttpEndpoint:
                 retry_after=retry_after,
                 hint="try again later, or use another model or provider",
             ) from error
-        await self.sleep(self.retry.delay(attempt, retry_after))
+        return self.retry.delay(attempt, retry_after)
 
     def _error(self, response: httpx.Response, content: bytes) -> ProviderError:
         error = error_from_body(response.status_code, content, self.context)
@@ -221,11 +226,25 @@ class HttpEndpoint:
                 yield StreamError(failure)
                 return
             try:
-                await self._before_retry(failure, attempt)
+                delay = self._retry_delay(failure, attempt)
             except ProviderError as final:
                 yield StreamError(final)
                 return
             attempt += 1
+            yield Retrying(_why(failure), delay, attempt, self.config.max_retries)
+            await self.sleep(delay)
+
+
+def _why(error: ProviderError) -> str:
+    """What failed, in a few words, for the retry line ("rate limited", "overloaded")."""
+    if isinstance(error, RateLimited):
+        return "rate limited"
+    if isinstance(error, Overloaded):
+        return "the server is overloaded"
+    if isinstance(error, NetworkError):
+        return "network error"
+    status = getattr(error, "status", None)
+    return f"server error {status}" if status else "server error"
 
 
 class SseStream:

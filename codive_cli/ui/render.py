@@ -15,6 +15,7 @@ from codive_cli.agent.codec import encode_event, json_line
 from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.provider import (
     Done,
+    Retrying,
     StreamError,
     TextDelta,
     ThinkingDelta,
@@ -26,6 +27,11 @@ from codive_cli.ui.safe import visible
 
 if TYPE_CHECKING:  # Markdown and the live view load with the first answer on a terminal
     from codive_cli.ui.stream import MarkdownStream
+
+
+def retry_line(event: Retrying) -> str:
+    """`rate limited; retrying in 3 s (2/4)`."""
+    return f"{event.reason}; retrying in {event.delay:.0f} s ({event.attempt}/{event.attempts})"
 
 
 class Renderer(Protocol):
@@ -124,6 +130,8 @@ class LiveRenderer:
             case ThinkingDelta(text=text):
                 self._thinking += text
                 self._open().think(visible(self._thinking))
+            case Retrying():
+                self._open().notice = retry_line(event)
             case ToolStarted(call=call):
                 self.pause()
                 self._running[call.id] = (event, time.monotonic())

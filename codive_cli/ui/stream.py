@@ -119,6 +119,8 @@ class _TailView:
         tail = self.stream._tail
         if tail.waiting:
             yield self.spinner
+            if self.stream.notice:  # a retry, say
+                yield Text(self.stream.notice, style=self.thought_style)
             if self.stream.thinking:  # the model's reasoning, as it arrives
                 yield Text(self.stream.thinking, style=self.thought_style)
             return
@@ -226,6 +228,7 @@ class MarkdownStream:
         self.code_theme = code_theme
         self._tail = _Tail()
         self.thinking = ""  # the latest lines of reasoning, shown under the spinner
+        self.notice = ""  # one line under the spinner while nothing is shown (a retry)
         self._cr = ""  # a carriage return held back: the next delta may start with "\n"
         self._checked = 0  # how far the tail's complete lines were looked at
         self._done = False

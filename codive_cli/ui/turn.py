@@ -10,25 +10,32 @@ from collections.abc import Callable
 
 from codive_cli.agent.events import AgentEvent, ToolFinished
 from codive_cli.policy.permissions import Approval, ApprovalRequest, Approver
-from codive_cli.provider import ToolCall
+from codive_cli.provider import Retrying, ToolCall
 from codive_cli.tools.base import ToolResult
-from codive_cli.ui.render import Renderer
+from codive_cli.ui.render import Renderer, retry_line
 
 ToolLine = Callable[[ToolCall, ToolResult], None]
 
 
 class Turn:
     def __init__(
-        self, renderer: Renderer, approver: Approver, tool_line: ToolLine | None = None
+        self,
+        renderer: Renderer,
+        approver: Approver,
+        tool_line: ToolLine | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.renderer = renderer
         self.approver = approver
-        self.tool_line = tool_line
+        self.tool_line = tool_line  # where no live view shows tool calls
+        self.note = note  # likewise for retries
 
     def emit(self, event: AgentEvent) -> None:
         self.renderer.on_event(event)
         if self.tool_line is not None and isinstance(event, ToolFinished):
             self.tool_line(event.call, event.result)
+        if self.note is not None and isinstance(event, Retrying):
+            self.note(retry_line(event))
 
     async def approve(self, request: ApprovalRequest) -> Approval:
         self.renderer.pause()
