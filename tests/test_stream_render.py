@@ -16,8 +16,8 @@ from io import StringIO
 
 import pytest
 from rich.console import Console
-from rich.markdown import Markdown
 
+from codive_cli.ui.markdown import AnswerMarkdown
 from codive_cli.ui.stream import MarkdownStream, split
 
 DOCS = {
@@ -113,7 +113,7 @@ def output(console: Console) -> str:
 
 def full_render(text: str, width: int = 80) -> str:
     console = plain_console(width)
-    console.print(Markdown(text))
+    console.print(AnswerMarkdown(text))
     return output(console)
 
 
@@ -363,3 +363,25 @@ def test_a_held_list_parses_only_its_last_item() -> None:
     tail = renderer._tail
     assert tail.held is not None and tail.count == 999 and tail.text == "1000. item 1000\n"
     renderer.finish()
+
+
+def test_headings_are_left_aligned_and_code_has_one_blank_line_around_it() -> None:
+    console = plain_console(60)
+    stream_ = MarkdownStream(console)
+    stream_.feed("# Title here\n\nSome text.\n\n```python\nprint(1)\n```\n\nAfter the code.\n")
+    stream_.finish()
+    lines = stripped_lines(output(console))
+    assert lines[0] == "Title here"  # not centred
+    code = next(i for i, line in enumerate(lines) if "print(1)" in line)
+    assert lines[code - 1] == "" and lines[code - 2] == "Some text."  # one blank line above
+    assert lines[code + 1] == "" and lines[code + 2] == "After the code."  # and one below
+
+
+def test_with_no_color_the_spinner_has_no_style() -> None:
+    console = Console(file=StringIO(), width=60, force_terminal=True, no_color=True)
+    stream_ = MarkdownStream(console, refresh_per_second=50)
+    time.sleep(0.1)
+    stream_.feed("done\n")
+    stream_.finish()
+    assert "waiting for the model" in output(console)
+    assert "\x1b[2m" not in output(console)  # no dim, as NO_COLOR asks

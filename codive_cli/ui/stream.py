@@ -39,6 +39,7 @@ from codive_cli.ui.blocks import (
     with_gap,
 )
 from codive_cli.ui.held import HOLDS, Held, hold
+from codive_cli.ui.markdown import AnswerMarkdown, Code
 
 __all__ = ["MarkdownStream", "split"]
 
@@ -48,7 +49,7 @@ def _lexer_names() -> frozenset[str]:
     return frozenset(name for _, names, _, _ in get_all_lexers(plugins=False) for name in names)
 
 
-class _TailCodeBlock(CodeBlock):
+class _TailCodeBlock(Code):
     """A code block whose language Pygments does not ship is drawn as plain text at once.
 
     Pygments answers an unknown name by scanning every installed package's entry points
@@ -76,9 +77,9 @@ class _TailList(ListElement):
         return element
 
 
-class _TailMarkdown(Markdown):
+class _TailMarkdown(AnswerMarkdown):
     elements: ClassVar[dict[str, type[MarkdownElement]]] = {
-        **Markdown.elements,
+        **AnswerMarkdown.elements,
         "fence": _TailCodeBlock,
         "code_block": _TailCodeBlock,
         "bullet_list_open": _TailList,
@@ -337,7 +338,7 @@ class MarkdownStream:
         if not printable:
             self._tail = rest
             return
-        markdown = Markdown(text, code_theme=self.code_theme)
+        markdown = AnswerMarkdown(text, code_theme=self.code_theme)
         gap = needs_gap(markdown.parsed, self._tail.new_line)
         # Under the lock, a redraw finds the text either in the tail or printed, never both.
         with self._lock:

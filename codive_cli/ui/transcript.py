@@ -11,7 +11,6 @@ import re
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markdown import Markdown
 from rich.text import Text
 
 from codive_cli.agent.compaction import SUMMARY_PREFIX
@@ -72,7 +71,9 @@ def _answer(
     interrupted: bool,
 ) -> None:
     if message.content:
-        console.print(Markdown(visible(message.content)))
+        from codive_cli.ui.markdown import AnswerMarkdown
+
+        console.print(AnswerMarkdown(visible(message.content)))
     if interrupted:
         console.print(Text("(interrupted)", style="dim italic"))
     for call in message.tool_calls:
