@@ -7,6 +7,7 @@ so that the agent loop, the UI and third-party providers share one vocabulary.
 from __future__ import annotations
 
 import abc
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -20,6 +21,7 @@ __all__ = [
     "CompletionRequest",
     "CompletionResponse",
     "Done",
+    "Image",
     "ModelInfo",
     "Provider",
     "ProviderConfig",
@@ -78,11 +80,26 @@ class Thinking:
 
 
 @dataclass(frozen=True)
+class Image:
+    """An image attached to a user message: its MIME type (image/png, image/jpeg, image/gif,
+    image/webp), its bytes, and the name it was attached by (shown, never sent)."""
+
+    media_type: str
+    data: bytes = field(repr=False)  # never in a repr, a log line or a terminal
+    name: str = ""
+
+    def encoded(self) -> str:
+        """The bytes as base64, the way both wire formats and session files carry them."""
+        return base64.b64encode(self.data).decode("ascii")
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One message of a conversation.
 
     An assistant message carries the tool calls it made (and its thinking, for providers
-    that need it back); a tool message answers one call by `tool_call_id`.
+    that need it back); a tool message answers one call by `tool_call_id`; a user message
+    may carry images (for models that take them: `Provider.supports_images`).
     """
 
     role: Role
@@ -91,6 +108,7 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     is_error: bool = False
     thinking: tuple[Thinking, ...] = ()
+    images: tuple[Image, ...] = ()
 
 
 @dataclass
@@ -148,7 +166,8 @@ class CompletionResponse:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A model a provider offers. Prices are US dollars per million tokens, None if unknown."""
+    """A model a provider offers. Prices are US dollars per million tokens, None if unknown;
+    `images`: whether it takes images in user messages, None if unknown."""
 
     id: str
     name: str
@@ -157,6 +176,7 @@ class ModelInfo:
     input_price: float | None = None
     output_price: float | None = None
     provider: str = ""
+    images: bool | None = None
 
     def cost(self, usage: Usage) -> float | None:
         if self.input_price is None or self.output_price is None:
@@ -451,6 +471,15 @@ class Provider(abc.ABC):
             if info.id == wanted:
                 return info
         return None
+
+    def supports_images(self, model_id: str | None = None) -> bool | None:
+        """Whether the model (the configured one by default) takes images: the endpoint's
+        `images` setting if it has one, else its catalogue entry; None when unknown."""
+        setting = self.config.options.get("images")
+        if isinstance(setting, bool):
+            return setting
+        info = self.model_info(model_id)
+        return info.images if info is not None else None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release connections and processes; the provider is unusable afterwards."""

@@ -22,6 +22,11 @@ prints one line ``http://127.0.0.1:PORT`` once listening and serves until SIGTER
 requests came in, on how many TCP connections, with how many body bytes (``/_...`` requests
 are not counted), so a test can check that a client reuses its connection.
 
+Images in a request (Anthropic ``image`` blocks, OpenAI ``image_url`` parts with a ``data:``
+URL) are checked as the real APIs check them: only in user messages, base64 that decodes, a
+PNG/JPEG/GIF/WebP type that matches the bytes; anything else gets a 400
+``invalid_request_error`` without using a scripted reply.
+
 Replies (dicts) understood by the server:
 
 ``text``            assistant text (``chunks``: how many deltas; default pieces of ~8 chars)
@@ -51,6 +56,8 @@ Replies (dicts) understood by the server:
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import contextlib
 import itertools
 import json
@@ -571,6 +578,62 @@ def default_error_body(fmt: str, status: int) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# Images in requests: checked as the real APIs check them
+# --------------------------------------------------------------------------------------------
+
+IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+_MAGIC = {"image/png": b"\x89PNG", "image/jpeg": b"\xff\xd8\xff", "image/gif": b"GIF8"}
+
+
+def image_problem(fmt: str, body: Any) -> str | None:
+    """Why the images in a request would be refused (None: there are none, or all are fine):
+    only in user messages, base64 that decodes, a supported type that matches the bytes."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            image = _image_of(fmt, part)
+            if image is None:
+                continue
+            if message.get("role") != "user":
+                return f"images are only allowed in user messages, not {message.get('role')}"
+            problem = _bad_image(*image)
+            if problem:
+                return problem
+    return None
+
+
+def _image_of(fmt: str, part: Any) -> tuple[str, str] | None:
+    """(media type, base64 data) of an image part in either format; None for other parts."""
+    if not isinstance(part, dict):
+        return None
+    if fmt == "anthropic" and part.get("type") == "image":
+        source = part.get("source") or {}
+        if source.get("type") != "base64":
+            return ("", "")
+        return (str(source.get("media_type")), str(source.get("data")))
+    if fmt == "openai" and part.get("type") == "image_url":
+        url = str((part.get("image_url") or {}).get("url", ""))
+        head, _, data = url.partition(",")
+        if not (head.startswith("data:") and head.endswith(";base64")):
+            return ("", "")
+        return (head[len("data:") : -len(";base64")], data)
+    return None
+
+
+def _bad_image(media_type: str, data: str) -> str | None:
+    if media_type not in IMAGE_TYPES:
+        return f"unsupported image media type {media_type!r}"
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except binascii.Error:
+        return "image data is not valid base64"
+    magic = _MAGIC.get(media_type)
+    fits = raw.startswith(magic) if magic else raw[:4] == b"RIFF" and raw[8:12] == b"WEBP"
+    return None if fits else f"image does not match the provided media type {media_type}"
+
+
+# --------------------------------------------------------------------------------------------
 # HTTP plumbing
 # --------------------------------------------------------------------------------------------
 
@@ -738,6 +801,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_bytes(status, data, "application/json", headers, truncate=truncate)
 
     def _model_reply(self, fmt: str, body: Any) -> None:
+        problem = image_problem(fmt, body)
+        if problem is not None:  # refused before any reply is used, as a real API would
+            refusal = default_error_body(fmt, 400)
+            refusal["error"]["message"] = problem
+            self._send_json(400, refusal)
+            return
         reply = self.owner._pop_reply()
         if reply is None:
             self._send_json(500, {"error": {"message": NO_REPLY_MESSAGE}})

@@ -4,6 +4,8 @@ run (`--output-format stream-json`) and its result (`--json`).
 Session files hold messages in this shape (one per `message` record):
 
     {"role":"user","content":"fix the failing test"}
+    {"role":"user","content":"what is wrong here? @shot.png",
+     "images":[{"media_type":"image/png","name":"shot.png","data":"iVBORw0KGgo..."}]}
     {"role":"assistant","content":"","tool_calls":[
      {"id":"c1","name":"read_file","arguments":{"path":"a.py"}}],
      "thinking":[{"text":"...","signature":"..."}]}
@@ -11,11 +13,13 @@ Session files hold messages in this shape (one per `message` record):
 
 Forward compatibility: fields at their default are left out, so older files stay readable as
 fields are added; unknown keys are ignored when decoding, so a file written by a newer codive
-still loads.
+still loads. An image's bytes are base64 (at most 5 MB so: conversation/mentions.py caps them).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import TYPE_CHECKING, Any, cast
 
@@ -23,6 +27,7 @@ from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
 from codive_cli.provider import (
     ChatMessage,
     Done,
+    Image,
     Retrying,
     Role,
     TextDelta,
@@ -57,6 +62,16 @@ def encode_message(message: ChatMessage) -> dict[str, Any]:
         data["is_error"] = True
     if message.thinking:
         data["thinking"] = [_encode_thinking(block) for block in message.thinking]
+    if message.images:
+        data["images"] = [_encode_image(image) for image in message.images]
+    return data
+
+
+def _encode_image(image: Image) -> dict[str, Any]:
+    data: dict[str, Any] = {"media_type": image.media_type}
+    if image.name:
+        data["name"] = image.name
+    data["data"] = image.encoded()
     return data
 
 
@@ -89,7 +104,17 @@ def decode_message(data: Any) -> ChatMessage:
         tool_calls=tuple(_decode_call(item) for item in typed_field(data, "tool_calls", list, [])),
         is_error=typed_field(data, "is_error", bool, False),
         thinking=tuple(_decode_thinking(item) for item in typed_field(data, "thinking", list, [])),
+        images=tuple(_decode_image(item) for item in typed_field(data, "images", list, [])),
     )
+
+
+def _decode_image(data: Any) -> Image:
+    data = _object(data, "image")
+    try:
+        raw = base64.b64decode(typed_field(data, "data", str), validate=True)
+    except binascii.Error as exc:
+        raise ValueError(f"an image's data is not base64 ({exc})") from None
+    return Image(typed_field(data, "media_type", str), raw, typed_field(data, "name", str, ""))
 
 
 def _decode_call(data: Any) -> ToolCall:

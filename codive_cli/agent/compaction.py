@@ -19,6 +19,9 @@ ASSUMED_CONTEXT_WINDOW = 32_768
 CHARS_PER_TOKEN = 4  # a rough estimate, for servers that report no token usage
 KEEP_TURNS = 2  # the latest user turns kept verbatim (with their tool calls and results)
 TOOL_RESULT_CHARS = 2_000
+# What an attached image roughly costs (Claude: width x height / 750, about 1,600 tokens for a
+# 1092x1092 picture; OpenAI's high detail is similar), for the estimate above.
+IMAGE_TOKENS = 1_600
 
 SUMMARY_INSTRUCTIONS = """\
 You summarise a coding session so that it can continue without the full transcript.
@@ -59,6 +62,7 @@ def estimate_tokens(messages: Sequence[ChatMessage]) -> int:
         chars += sum(
             len(json.dumps(call.arguments)) + len(call.name) for call in message.tool_calls
         )
+        chars += len(message.images) * IMAGE_TOKENS * CHARS_PER_TOKEN
     return chars // CHARS_PER_TOKEN
 
 
@@ -91,6 +95,8 @@ def transcript(messages: Sequence[ChatMessage]) -> str:
             continue
         if message.content:
             lines.append(f"{message.role}: {message.content}")
+        for image in message.images:  # named, not shown: the summariser gets no pictures
+            lines.append(f"[attached image] {image.name or image.media_type}")
         for call in message.tool_calls:
             lines.append(f"[tool call] {call.name}({json.dumps(call.arguments)[:500]})")
     return "\n\n".join(lines)

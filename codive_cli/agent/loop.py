@@ -26,6 +26,7 @@ from codive_cli.provider import (
     CompletionRequest,
     CompletionResponse,
     Done,
+    Image,
     Provider,
     ResponseBuilder,
     StopReason,
@@ -97,6 +98,7 @@ def _events_of(response: CompletionResponse) -> list[StreamEvent]:
 
 
 INTERRUPTED = "[the user interrupted this answer]"
+_IMAGES_LEFT_OUT = "attached image(s) {names} left out: the current model does not take images"
 
 
 class Agent:
@@ -131,6 +133,7 @@ class Agent:
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
         self.assumed_context_window = assumed_context_window  # 0: none
+        self._without_images: dict[int, tuple[ChatMessage, ChatMessage]] = {}
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
         """Append to the conversation, and tell the driver (a chat saves it)."""
@@ -151,17 +154,20 @@ class Agent:
         if system and self.messages and self.messages[0].role == "system":
             self.messages[0] = ChatMessage("system", system)
 
-    async def run(self, prompt: str, driver: Driver | None = None) -> RunResult:
-        """Answer one user message, calling tools until the model stops or the limit hits;
-        every event goes to `driver`, which also answers approval requests."""
+    async def run(
+        self, prompt: str, driver: Driver | None = None, *, images: Sequence[Image] = ()
+    ) -> RunResult:
+        """Answer one user message (with `images` attached, if any), calling tools until the
+        model stops or the limit hits; every event goes to `driver`, which also answers
+        approval requests."""
         self.driver = driver if driver is not None else Unattended()
         try:
-            return await self._run(prompt)
+            return await self._run(prompt, tuple(images))
         finally:
             self.driver = Unattended()
 
-    async def _run(self, prompt: str) -> RunResult:
-        self.add(ChatMessage("user", redact(prompt, self.context.secrets)))
+    async def _run(self, prompt: str, images: tuple[Image, ...]) -> RunResult:
+        self.add(ChatMessage("user", redact(prompt, self.context.secrets), images=images))
         records: list[ToolRecord] = []
         usage = Usage()
         response: CompletionResponse | None = None
@@ -209,12 +215,27 @@ class Agent:
 
     def _request(self) -> CompletionRequest:
         definitions = [tool.definition() for tool in self.tools.values()]
+        messages = list(self.messages)
+        if any(m.images for m in messages) and not self.provider.supports_images():
+            messages = [self._imageless(m) if m.images else m for m in messages]
         return CompletionRequest(
-            list(self.messages),
+            messages,
             definitions,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
         )
+
+    def _imageless(self, message: ChatMessage) -> ChatMessage:
+        """`message` without its images, for a model that takes none (a conversation that
+        had them before /model switched): the same object each time, so it is encoded once."""
+        kept = self._without_images.get(id(message))
+        if kept is not None and kept[0] is message:
+            return kept[1]
+        names = ", ".join(image.name or image.media_type for image in message.images)
+        text = f"{message.content}\n\n[{_IMAGES_LEFT_OUT.format(names=names)}]"
+        plain = dataclasses.replace(message, content=text.lstrip(), images=())
+        self._without_images[id(message)] = (message, plain)
+        return plain
 
     def _result(
         self,

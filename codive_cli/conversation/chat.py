@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
@@ -21,16 +20,15 @@ from codive_cli.agent.loop import Agent
 from codive_cli.conversation import commands
 from codive_cli.conversation.checkpoints import Checkpoints
 from codive_cli.conversation.checkpoints.commands import CheckpointCommands
+from codive_cli.conversation.mentions import Prompt, attach_mentions
 from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.conversation.spend import Spend, usage_line
 from codive_cli.errors import CodiveError, ContextTooLong
 from codive_cli.policy.credentials import redact
 from codive_cli.policy.modes import MODES
 from codive_cli.policy.permissions import Approval, ApprovalRequest
-from codive_cli.provider import ChatMessage, Provider, ToolCall
+from codive_cli.provider import ChatMessage, Image, Provider, ToolCall
 
-MENTION = re.compile(r"(?<![\w@])@([\w./~+-]+)")
-MAX_ATTACH = 100_000
 HISTORY = 20  # messages /history shows
 
 
@@ -146,19 +144,20 @@ class Chat:
         text = line.strip()
         if text.startswith("/") and not text.startswith("//"):
             return await self.command(text)
-        await self.turn(self.attach_mentions(line))
+        prompt = self.attach_mentions(line)
+        await self.turn(prompt.text, prompt.images)
         return True
 
     # --- turns ------------------------------------------------------------------------------
 
-    async def turn(self, prompt: str) -> None:
+    async def turn(self, prompt: str, images: Sequence[Image] = ()) -> None:
         await self._compact_if_needed()
         if self.to_model:
             prompt = "\n\n".join([prompt, *self.to_model])
             self.to_model.clear()
         if self.checkpoints is not None:
             self.checkpoints.begin(len(self.session.messages))
-        task = asyncio.ensure_future(self._answer(prompt))
+        task = asyncio.ensure_future(self._answer(prompt, images))
         loop = asyncio.get_running_loop()
         with _sigint_cancels(loop, task):
             try:
@@ -168,7 +167,7 @@ class Chat:
                     raise
                 self.output.note("interrupted; the conversation is kept", fresh_line=True)
             except ContextTooLong:
-                await self._retry_after_compaction(prompt)
+                await self._retry_after_compaction(prompt, images)
             except CodiveError as error:
                 self.error(error)
         await self._end_checkpoint()
@@ -190,11 +189,11 @@ class Chat:
         if warning:
             self.note(warning)
 
-    async def _answer(self, prompt: str) -> None:
+    async def _answer(self, prompt: str, images: Sequence[Image] = ()) -> None:
         view = self.output.turn()
         try:
             driver = Saving(view, self.session, self._tool_starting)
-            result = await self.agent.run(prompt, driver)
+            result = await self.agent.run(prompt, driver, images=images)
         finally:
             view.close()
         info = self.agent.provider.model_info(result.model or None)
@@ -208,14 +207,14 @@ class Chat:
         if result.stop_reason == "max_tokens":
             self.note("the answer was cut off at the token limit")
 
-    async def _retry_after_compaction(self, prompt: str) -> None:
+    async def _retry_after_compaction(self, prompt: str, images: Sequence[Image]) -> None:
         # The request that failed added the prompt; drop it, compact, and ask again once.
         if self.agent.messages and self.agent.messages[-1].role == "user":
             self.agent.messages.pop()
         self.note("the conversation no longer fits the model's context: compacting")
         if await self.compact(keep_turns=1):
             try:
-                await self._answer(prompt)
+                await self._answer(prompt, images)
                 return
             except CodiveError as error:
                 self.error(error)
@@ -252,27 +251,12 @@ class Chat:
         self.note(f"compacted: older turns summarised; the latest {_count(turns, 'turn')} kept")
         return True
 
-    def attach_mentions(self, line: str) -> str:
-        """`@path` of a workspace file attaches its text to the message, read the way
-        read_file reads (guard, secret and deny rules), redacted like a tool result; each
-        mention says whether it was attached and, if not, why."""
-        from codive_cli.tools.base import ToolError
-
-        context = self.agent.context
-        attachments = []
-        for name in dict.fromkeys(MENTION.findall(line)):
-            refused = self.agent.policy.denies_reading(name)
-            try:
-                if refused:
-                    raise ToolError(refused)
-                text = context.guard.read_own(name, MAX_ATTACH)
-            except ToolError as error:
-                self.note(f"not attached: @{name}: {error}")
-                continue
-            text = redact(text, context.secrets)
-            attachments.append(f'<file path="{name}">\n{text}\n</file>')
-            self.note(f"attached {name}")
-        return "\n\n".join([line, *attachments]) if attachments else line
+    def attach_mentions(self, line: str) -> Prompt:
+        """`@path` mentions attached (conversation/mentions.py), a note for each."""
+        prompt = attach_mentions(self.agent, line)
+        for note in prompt.notes:
+            self.note(note)
+        return prompt
 
     # --- commands ---------------------------------------------------------------------------
 
@@ -401,8 +385,12 @@ def markdown_transcript(messages: list[ChatMessage]) -> str:
             parts.append(f"**{label}**\n\n```\n{message.content}\n```")
             continue
         text = message.content
+        images = "\n".join(
+            f"- attached image: {image.name or image.media_type}" for image in message.images
+        )
         calls = "\n".join(f"- `{c.name}` {c.arguments}" for c in message.tool_calls)
-        parts.append(f"**{message.role}**\n\n{text}" + (f"\n\n{calls}" if calls else ""))
+        listed = "\n".join(part for part in (images, calls) if part)
+        parts.append(f"**{message.role}**\n\n{text}" + (f"\n\n{listed}" if listed else ""))
     return "\n\n".join(parts) + "\n"
 
 

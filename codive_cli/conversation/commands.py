@@ -35,8 +35,9 @@ COMMANDS: tuple[SlashCommand, ...] = (
 )
 
 INPUT_HELP = """\
-Input: Enter sends, Esc then Enter (or Ctrl-J) adds a line; @path attaches a file.
-Ctrl-C stops the answer in flight; the conversation is kept."""
+Input: Enter sends, Esc then Enter (or Ctrl-J) adds a line; @path attaches a file
+(an image, for models that take images). Ctrl-C stops the answer in flight; the
+conversation is kept."""
 
 
 def find(name: str) -> SlashCommand | None:

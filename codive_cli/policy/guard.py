@@ -156,12 +156,17 @@ class WorkspaceGuard:
         return str(rel) if rel.parts else "."
 
     def read_own(self, path: str, limit: int) -> str:
-        """A file codive reads on its own initiative (AGENTS.md, an @mention), as text.
+        """A file codive reads on its own initiative (AGENTS.md, an @mention), as text: at
+        most `limit` characters, read as `read_own_bytes` reads."""
+        return self.read_own_bytes(path, limit * 4).decode("utf-8", errors="replace")[:limit]
+
+    def read_own_bytes(self, path: str, limit: int) -> bytes:
+        """A file codive reads on its own initiative, as at most `limit` bytes.
 
         The same guard as the file tools (symlinks followed, nothing outside the root), and
         more: never a file that may hold secrets, never anything but a regular file (a FIFO
         would block, a device never ends), opened without following a link swapped in since.
-        At most `limit` characters. Raises ToolError saying why not.
+        Raises ToolError saying why not.
         """
         real = self.resolve(path)
         if self.is_secret(Path(path)) or self.is_secret(real):
@@ -177,8 +182,7 @@ class WorkspaceGuard:
                 raise ToolError(f"{path} is not a regular file")
             if info.st_nlink > 1:  # a hard link can give a harmless name to .env
                 raise ToolError(f"{path} has other names (hard links): not read on its own")
-            data = handle.read(limit * 4)
-        return data.decode("utf-8", errors="replace")[:limit]
+            return handle.read(limit)
 
     # -- classifying -----------------------------------------------------------------------
 

@@ -144,7 +144,14 @@ def _blocks(message: ChatMessage) -> list[dict[str, Any]]:
         if message.is_error:
             result["is_error"] = True
         return [result]
-    blocks: list[dict[str, Any]] = []
+    # Images before the text, as Anthropic advises.
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "image",
+            "source": {"type": "base64", "media_type": image.media_type, "data": image.encoded()},
+        }
+        for image in message.images
+    ]
     for thought in message.thinking:
         if thought.redacted_data is not None:
             blocks.append({"type": "redacted_thinking", "data": thought.redacted_data})

@@ -1,7 +1,8 @@
 """Models each hosted provider offers, with public limits and list prices (USD per 1M tokens).
 
-Checked against the vendors' model pages in November 2026. A model missing here still works
-when the API knows it; it is just shown without limits and reported as unpriced.
+Checked against the vendors' model pages in November 2026. Every model here takes images
+but the original GPT-4. A model missing here still works when the API knows it; it is just
+shown without limits, reported as unpriced, and sent no images.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ def _anthropic(
     id: str, name: str, ctx: int, out: int, price: tuple[float, float] | None
 ) -> ModelInfo:
     inp, outp = price if price else (None, None)
-    return ModelInfo(id, name, ctx, out, inp, outp, provider="anthropic")
+    return ModelInfo(id, name, ctx, out, inp, outp, provider="anthropic", images=True)
 
 
-def _openai(id: str, name: str, ctx: int, out: int, price: tuple[float, float] | None) -> ModelInfo:
+def _openai(
+    id: str,
+    name: str,
+    ctx: int,
+    out: int,
+    price: tuple[float, float] | None,
+    images: bool = True,
+) -> ModelInfo:
     inp, outp = price if price else (None, None)
-    return ModelInfo(id, name, ctx, out, inp, outp, provider="openai")
+    return ModelInfo(id, name, ctx, out, inp, outp, provider="openai", images=images)
 
 
 ANTHROPIC_MODELS: list[ModelInfo] = [
@@ -62,7 +70,7 @@ OPENAI_MODELS: list[ModelInfo] = [
     _openai("gpt-4o", "GPT-4o", 128 * _K, 16_384, (2.5, 10)),
     _openai("gpt-4o-mini", "GPT-4o mini", 128 * _K, 16_384, (0.15, 0.6)),
     _openai("gpt-4-turbo", "GPT-4 Turbo", 128 * _K, 4096, (10, 30)),
-    _openai("gpt-4", "GPT-4", 8192, 8192, (30, 60)),
+    _openai("gpt-4", "GPT-4", 8192, 8192, (30, 60), images=False),
 ]
 
 

@@ -150,7 +150,20 @@ def wire_message(message: ChatMessage) -> dict[str, Any]:
                 for call in message.tool_calls
             ],
         }
+    if message.images:
+        return {"role": message.role, "content": _content_parts(message)}
     return {"role": message.role, "content": message.content}
+
+
+def _content_parts(message: ChatMessage) -> list[dict[str, Any]]:
+    """Text and images as content parts; each image as a `data:` URL."""
+    parts: list[dict[str, Any]] = []
+    if message.content:
+        parts.append({"type": "text", "text": message.content})
+    for image in message.images:
+        url = f"data:{image.media_type};base64,{image.encoded()}"
+        parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
 
 
 @dataclass

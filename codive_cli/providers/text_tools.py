@@ -108,7 +108,8 @@ def _loads(text: str) -> Any:
 def to_text(messages: Sequence[ChatMessage], tools: Sequence[ToolDefinition]) -> list[ChatMessage]:
     """The conversation as a model without tool calling reads it: the tools in a system
     guide, each assistant's calls as `<tool_call>` text, each turn's results as one user
-    message of `<tool_result>` tags."""
+    message of `<tool_result>` tags. User messages go as they are, images included: the
+    inner wire format sends those its own way."""
     names: dict[str | None, str] = {}
     out: list[ChatMessage] = []
     results: list[tuple[str, str, bool]] = []
@@ -251,6 +252,9 @@ class TextToolsProvider(Provider):
 
     def model_info(self, model_id: str | None = None) -> ModelInfo | None:
         return self.inner.model_info(model_id)
+
+    def supports_images(self, model_id: str | None = None) -> bool | None:
+        return self.inner.supports_images(model_id)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

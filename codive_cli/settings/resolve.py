@@ -16,7 +16,7 @@ from codive_cli.settings.schema import EndpointSettings, Settings
 
 VENDOR_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 VENDOR_URLS = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}
-_OPTION_KEYS = ("model_path", "ctx_size", "threads", "server_path", "tool_format")
+_OPTION_KEYS = ("model_path", "ctx_size", "threads", "server_path", "tool_format", "images")
 
 _NO_PROVIDER_HINT = (
     "set ANTHROPIC_API_KEY or OPENAI_API_KEY; or point at a local server with "

@@ -79,6 +79,9 @@ class EndpointSettings(_Endpoint):
     tool_format: Literal["native", "text"] | None = None
     """How tools reach the model: "native" (the API's tool calling, default) or "text" (a
     documented text format, for models or servers without tool calling)."""
+    images: bool | None = None
+    """Whether its model takes images (`@picture.png` in chat). Unset: codive's catalogue
+    says for hosted models; a model it does not know (any local server's) gets none."""
 
 
 class AgentSettings(_Section):

@@ -1,7 +1,7 @@
 """The end of a saved conversation, drawn as the live view drew it (for --continue / --resume).
 
 Only the latest turns are drawn, so resuming costs the same however long the conversation
-is: user prompts (attached files named, not shown), answers as Markdown, tool calls as
+is: user prompts (attached files and images named, not shown), answers as Markdown, tool calls as
 `⏺ name(arg)` with a `⎿` summary of their result, and a note for a summary of older turns.
 """
 
@@ -48,13 +48,14 @@ def show_end(
     for index in range(start, len(messages)):
         message = messages[index]
         if message.role == "user":
-            _prompt(console, message.content)
+            _prompt(console, message)
         elif message.role == "assistant":
             _answer(console, message, results, index in interrupted)
     console.print(plain(f"· continuing session {session_id}", "dim"), highlight=False)
 
 
-def _prompt(console: Console, text: str) -> None:
+def _prompt(console: Console, message: ChatMessage) -> None:
+    text = message.content
     if text.startswith(SUMMARY_PREFIX):
         console.print(plain("· earlier turns were summarised to save context", "dim"))
         return
@@ -62,6 +63,9 @@ def _prompt(console: Console, text: str) -> None:
     console.print(plain(f"› {_ATTACHMENT.sub('', text)}", "bold"), highlight=False)
     if names:
         console.print(plain(f"  attached: {', '.join(names)}", "dim"), highlight=False)
+    for image in message.images:
+        name = image.name or image.media_type
+        console.print(plain(f"  attached image: {name}", "dim"), highlight=False)
 
 
 def _answer(
