@@ -18,13 +18,29 @@ def main() -> None:
         sys.stdout.write(f"codive {__version__}\n")
         return
     _skip_unused_imports()
-    from codive_cli.commands import app
+    from codive_cli.commands import PICK, app
 
+    sys.argv[1:] = bare_resume(sys.argv[1:], PICK)
     try:
         app()
     except KeyboardInterrupt:
         sys.stderr.write("\ninterrupted\n")
         sys.exit(130)
+
+
+def bare_resume(args: list[str], pick: str) -> list[str]:
+    """`--resume` with no id (last, or followed by another option) becomes `--resume pick`:
+    Typer has no option whose value may be left out, and `codive chat --resume` lets the
+    person pick a session."""
+    out: list[str] = []
+    for at, arg in enumerate(args):
+        if arg == "--":  # what follows is arguments, not options
+            return out + args[at:]
+        out.append(arg)
+        following = args[at + 1] if at + 1 < len(args) else None
+        if arg == "--resume" and (following is None or following.startswith("-")):
+            out.append(pick)
+    return out
 
 
 def _skip_unused_imports() -> None:

@@ -113,7 +113,10 @@ MaxStepsOpt = Annotated[
 ContinueOpt = Annotated[
     bool, typer.Option("--continue", "-c", help="Continue the last session here.")
 ]
-ResumeOpt = Annotated[str | None, typer.Option("--resume", help="Resume a saved session.")]
+ResumeOpt = Annotated[
+    str | None, typer.Option("--resume", help="Resume a saved session (chat: no ID to pick one).")
+]
+PICK = "\0pick"  # `--resume` given without an id (cli.bare_resume): no command line holds NUL
 MaxCostOpt = Annotated[
     float | None, typer.Option("--max-cost", min=0, help="Stop before spending more (USD).")
 ]
@@ -158,6 +161,9 @@ def complete(
 
     if continue_ and resume:
         _fail("--continue and --resume exclude each other", "", 2, ValueError())
+    if resume == PICK:
+        hint = 'pass one: codive complete --resume ID "..." (codive chat --resume lists them)'
+        _fail("--resume needs a session id here", hint, 2, ValueError())
 
     agent = AgentOptions(
         permission_mode="full" if yes else permission_mode,
@@ -194,6 +200,8 @@ def chat(
       codive chat --continue
 
       codive chat --resume 20261127-101500-ab12
+
+      codive chat --resume        (pick one of this folder's sessions)
     """
     from codive_cli.app.chat import ChatOptions, chat_command
     from codive_cli.app.wiring import Endpoint
@@ -204,7 +212,8 @@ def chat(
         Endpoint(provider, model, base_url),
         permission_mode=permission_mode,
         continue_last=continue_,
-        resume=resume,
+        resume=None if resume == PICK else resume,
+        pick=resume == PICK,
     )
     _run(lambda: chat_command(options))
 

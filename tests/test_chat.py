@@ -36,10 +36,12 @@ class TinyWindow(ScriptedProvider):
 
 
 class Lines:
+    editable = False
+
     def __init__(self, *lines: str) -> None:
         self.lines = list(lines)
 
-    async def read(self) -> str | None:
+    async def read(self, default: str = "") -> str | None:
         return self.lines.pop(0) if self.lines else None
 
 

@@ -39,10 +39,12 @@ GIT = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBr
 
 
 class Lines:
+    editable = False
+
     def __init__(self, *lines: str) -> None:
         self.lines = list(lines)
 
-    async def read(self) -> str | None:
+    async def read(self, default: str = "") -> str | None:
         return self.lines.pop(0) if self.lines else None
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class ChatOptions:
     permission_mode: Mode | None = None
     continue_last: bool = False
     resume: str | None = None
+    pick: bool = False  # `--resume` without an id: ask which session
 
 
 def chat_command(options: ChatOptions) -> int:
@@ -59,6 +60,11 @@ def chat_command(options: ChatOptions) -> int:
     settings, _ = load_settings()
     if settings.untrusted_keys and _ask_to_trust(settings):
         settings, _ = load_settings()
+    if options.pick:
+        try:
+            options = replace(options, resume=_pick_session(), pick=False)
+        except EOFError:
+            return 0  # Ctrl-D at the question leaves, as it does at the prompt
     provider = open_provider(settings, options.endpoint)
     return lifetime.run(_chat(provider, options, settings))
 
@@ -156,6 +162,25 @@ def _replay(console: Console, session: Session, tty: bool, reporter: Reporter) -
         from codive_cli.ui.transcript import show_end
 
         show_end(console, session.messages, session.interrupted_indexes, session.id)
+
+
+def _pick_session() -> str | None:
+    """`--resume` without an id: the session the person picks from this folder's recent ones
+    (None: a new conversation). Only on a terminal: a script must name the session."""
+    from codive_cli.ui.pick import pick_session
+    from codive_cli.ui.repl import interactive
+
+    if not interactive():
+        raise ConfigError(
+            "--resume without an id asks which session, and there is no terminal to ask",
+            hint="pass one: codive chat --resume ID (or --continue for the latest)",
+        )
+    listed = SessionStore().list(Path.cwd().resolve(), limit=40)
+    sessions = [info for info in listed if info.asked][:20]  # like /sessions
+    if not sessions:
+        raise ConfigError("no saved session in this folder", hint="start one: codive chat")
+    picked = pick_session(Console(highlight=False), sessions)
+    return picked.id if picked is not None else None
 
 
 def _history_file() -> Path:

@@ -8,33 +8,36 @@ same loop serves people, scripts and tests; nothing here draws on a terminal.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 from codive_cli.agent import compaction as ctx
-from codive_cli.agent.events import AgentEvent, Driver, MessageAdded, ToolStarted
+from codive_cli.agent.events import Driver
 from codive_cli.agent.loop import Agent
 from codive_cli.conversation import commands
 from codive_cli.conversation.checkpoints import Checkpoints
 from codive_cli.conversation.checkpoints.commands import CheckpointCommands
+from codive_cli.conversation.driving import Saving, sigint_cancels, stopping
+from codive_cli.conversation.edit import Draft, Retake
 from codive_cli.conversation.mentions import Prompt, attach_mentions
 from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.conversation.spend import Spend, usage_line
 from codive_cli.errors import CodiveError, ContextTooLong
 from codive_cli.policy.credentials import redact
 from codive_cli.policy.modes import MODES
-from codive_cli.policy.permissions import Approval, ApprovalRequest
 from codive_cli.provider import ChatMessage, Image, Provider, ToolCall
+
+__all__ = ["Chat", "ChatOutput", "LineSource", "Saving", "TurnView", "markdown_transcript"]
 
 HISTORY = 20  # messages /history shows
 
 
 class LineSource(Protocol):
-    async def read(self) -> str | None:
-        """The next input (None at end of input)."""
+    editable: bool  # `read` puts its `default` in the input for the person to edit and send
+
+    async def read(self, default: str = "") -> str | None:
+        """The next input (None at end of input); "" when the person cleared the line."""
         ...
 
 
@@ -64,32 +67,6 @@ class ChatOutput(Protocol):
     def turn(self) -> TurnView: ...
 
 
-class Saving:
-    """A run's driver: every message that joins the conversation is saved as it does, and
-    `starting` (when given) hears of each tool call just before it runs; the rest goes to
-    `view`."""
-
-    def __init__(
-        self,
-        view: Driver,
-        session: Session,
-        starting: Callable[[ToolCall], None] | None = None,
-    ) -> None:
-        self.view = view
-        self.session = session
-        self.starting = starting
-
-    def emit(self, event: AgentEvent) -> None:
-        if isinstance(event, MessageAdded):
-            self.session.append(event.message, interrupted=event.interrupted)
-        self.view.emit(event)
-        if isinstance(event, ToolStarted) and self.starting is not None:
-            self.starting(event.call)
-
-    async def approve(self, request: ApprovalRequest) -> Approval:
-        return await self.view.approve(request)
-
-
 class Chat:
     """One chat: an agent, its saved session, and the commands around them."""
 
@@ -112,12 +89,16 @@ class Chat:
         self.root = agent.context.root
         self.checkpoints = checkpoints  # None: no /undo (tests that do not need it)
         self.to_model: list[str] = []  # notes for the model, added to the next prompt
+        self.draft: Draft | None = None  # what the next read puts in the input
+        self.editable = False  # the line source can put a draft in the input
+        self.retake = Retake(self)
         files = CheckpointCommands(self)
         self.handlers: dict[str, Callable[[str], Awaitable[None]]] = {
             "help": self._help,
             "model": self._model,
             "clear": self._clear,
             "compact": self._compact_command,
+            "edit": self.retake.edit,
             "usage": self._usage,
             "thinking": self._thinking,
             "permissions": self._permissions,
@@ -130,20 +111,23 @@ class Chat:
         }
 
     async def run(self, source: LineSource) -> None:
+        self.editable = source.editable
         while True:
-            line = await source.read()
+            draft, self.draft = self.draft, None
+            line = await source.read(draft.text if draft else "")
             if line is None:
                 break
             if not line.strip():
-                continue
-            if not await self.handle(line):
+                continue  # a draft cleared (Ctrl-C, or deleted) is dropped
+            if draft is not None and draft.replaces and not commands.is_command(line):
+                await self.retake.replace(line)
+            elif not await self.handle(line):
                 break
 
     async def handle(self, line: str) -> bool:
         """Run one input; False when the person asked to leave."""
-        text = line.strip()
-        if text.startswith("/") and not text.startswith("//"):
-            return await self.command(text)
+        if commands.is_command(line):
+            return await self.command(line.strip())
         prompt = self.attach_mentions(line)
         await self.turn(prompt.text, prompt.images)
         return True
@@ -155,21 +139,22 @@ class Chat:
         if self.to_model:
             prompt = "\n\n".join([prompt, *self.to_model])
             self.to_model.clear()
+        start = len(self.session.messages)
         if self.checkpoints is not None:
-            self.checkpoints.begin(len(self.session.messages))
+            self.checkpoints.begin(start)
         task = asyncio.ensure_future(self._answer(prompt, images))
         loop = asyncio.get_running_loop()
-        with _sigint_cancels(loop, task):
+        with sigint_cancels(loop, task):
             try:
                 await task
             except asyncio.CancelledError:
-                if _stopping():  # codive itself is asked to stop (SIGTERM, SIGHUP)
+                if stopping():  # codive itself is asked to stop (SIGTERM, SIGHUP)
                     raise
                 self.output.note("interrupted; the conversation is kept", fresh_line=True)
             except ContextTooLong:
-                await self._retry_after_compaction(prompt, images)
+                await self._retry_after_compaction(prompt, start, images)
             except CodiveError as error:
-                self.error(error)
+                self.retake.not_sent(start, prompt, error)
         await self._end_checkpoint()
         self.session.sync()
 
@@ -207,19 +192,21 @@ class Chat:
         if result.stop_reason == "max_tokens":
             self.note("the answer was cut off at the token limit")
 
-    async def _retry_after_compaction(self, prompt: str, images: Sequence[Image]) -> None:
-        # The request that failed added the prompt; drop it, compact, and ask again once.
-        if self.agent.messages and self.agent.messages[-1].role == "user":
-            self.agent.messages.pop()
+    async def _retry_after_compaction(
+        self, prompt: str, start: int, images: Sequence[Image] = ()
+    ) -> None:
+        # The request that failed added the prompt; take it out, compact, and ask again once.
+        if self.retake.unanswered(start) and len(self.session.messages) > start:
+            self.retake.cut(start)
         self.note("the conversation no longer fits the model's context: compacting")
         if await self.compact(keep_turns=1):
+            start = len(self.session.messages)
             try:
                 await self._answer(prompt, images)
-                return
             except CodiveError as error:
-                self.error(error)
-                return
-        self.note("nothing left to compact; start over with /clear")
+                self.retake.not_sent(start, prompt, error)
+            return
+        self.note("nothing left to compact; start over with /clear" + self.retake.put_back(prompt))
 
     async def _compact_if_needed(self) -> None:
         window, assumed = self.agent.context_window()
@@ -369,10 +356,12 @@ class Chat:
     def note(self, message: str) -> None:
         self.output.note(message)
 
-    def error(self, error: CodiveError) -> None:
-        """One error and its hint, without any key codive knows."""
+    def error(self, error: CodiveError, *, before: str = "", after: str = "") -> None:
+        """One error and its hint, without any key codive knows; `before` and `after` go
+        around its message."""
         hint = f"\n  hint: {error.hint}" if error.hint else ""
-        self.output.error(redact(f"{error.message}{hint}", self.agent.context.secrets))
+        text = f"{before}{error.message}{after}{hint}"
+        self.output.error(redact(text, self.agent.context.secrets))
 
 
 def markdown_transcript(messages: list[ChatMessage]) -> str:
@@ -396,24 +385,3 @@ def markdown_transcript(messages: list[ChatMessage]) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
-def _stopping() -> bool:
-    """Whether the task running the chat has been cancelled, not just the turn (Ctrl-C)."""
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
-@contextlib.contextmanager
-def _sigint_cancels(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> Iterator[None]:
-    """While a turn runs, Ctrl-C cancels it instead of ending codive."""
-    try:
-        loop.add_signal_handler(signal.SIGINT, task.cancel)
-        installed = True
-    except (NotImplementedError, RuntimeError):
-        installed = False
-    try:
-        yield
-    finally:
-        if installed:
-            loop.remove_signal_handler(signal.SIGINT)

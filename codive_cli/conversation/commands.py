@@ -22,6 +22,9 @@ COMMANDS: tuple[SlashCommand, ...] = (
     ),
     SlashCommand("clear", "", "start a new conversation (the old one stays saved)"),
     SlashCommand("compact", "", "summarise older turns to free context"),
+    SlashCommand(
+        "edit", "[TEXT]", "edit the last prompt (Esc Esc too), or replace it with TEXT; resend"
+    ),
     SlashCommand("usage", "", "tokens and cost so far"),
     SlashCommand("thinking", "", "the model's reasoning behind its last answer, in full"),
     SlashCommand("permissions", "[MODE]", "show or set the mode: " + ", ".join(MODES)),
@@ -36,13 +39,20 @@ COMMANDS: tuple[SlashCommand, ...] = (
 
 INPUT_HELP = """\
 Input: Enter sends, Esc then Enter (or Ctrl-J) adds a line; @path attaches a file
-(an image, for models that take images). Ctrl-C stops the answer in flight; the
-conversation is kept."""
+(an image, for models that take images). Esc Esc at an empty prompt edits the last prompt
+(sending it drops the old one's answer). Ctrl-C stops the answer in flight; the conversation
+is kept."""
 
 
 def find(name: str) -> SlashCommand | None:
     name = name.lower()
     return next((c for c in COMMANDS if name == c.name or name in c.aliases), None)
+
+
+def is_command(text: str) -> bool:
+    """Whether an input is a slash command (`//` starts a prompt that begins with `/`)."""
+    text = text.strip()
+    return text.startswith("/") and not text.startswith("//")
 
 
 def completions() -> list[str]:

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.application import get_app
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion, PathCompleter
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory, History, InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
@@ -40,9 +42,14 @@ class ChatCompleter(Completer):
             yield from self.paths.get_completions(inner, complete_event)
 
 
+EDIT = "/edit"  # what Esc Esc at an empty prompt sends: the last prompt back, to edit
+
+
 def key_bindings() -> KeyBindings:
-    """Enter sends; Esc Enter, Alt-Enter or Ctrl-J insert a newline."""
+    """Enter sends; Esc Enter, Alt-Enter or Ctrl-J insert a newline; Esc Esc at an empty
+    prompt asks for the last prompt back (as /edit does)."""
     bindings = KeyBindings()
+    empty = Condition(lambda: not get_app().current_buffer.text)
 
     @bindings.add("enter")
     def _send(event: KeyPressEvent) -> None:
@@ -53,11 +60,17 @@ def key_bindings() -> KeyBindings:
     def _newline(event: KeyPressEvent) -> None:
         event.current_buffer.insert_text("\n")
 
+    @bindings.add("escape", "escape", filter=empty)
+    def _edit(event: KeyPressEvent) -> None:
+        event.app.exit(result=EDIT)
+
     return bindings
 
 
 class TerminalSource:
     """The interactive prompt: history across runs, completion, multi-line input."""
+
+    editable = True  # `default` is put in the input, to edit before sending
 
     def __init__(self, root: Path, history_file: Path | None) -> None:
         history: History = InMemoryHistory()
@@ -73,14 +86,13 @@ class TerminalSource:
             prompt_continuation="  ",
         )
 
-    async def read(self) -> str | None:
-        while True:
-            try:
-                return await self.session.prompt_async("› ")
-            except KeyboardInterrupt:
-                continue  # Ctrl-C at the prompt clears the line
-            except EOFError:
-                return None
+    async def read(self, default: str = "") -> str | None:
+        try:
+            return await self.session.prompt_async("› ", default=default)
+        except KeyboardInterrupt:
+            return ""  # Ctrl-C at the prompt clears the line (and drops a draft)
+        except EOFError:
+            return None
 
 
 class LineSource:
@@ -90,7 +102,9 @@ class LineSource:
     codive from exiting when it is told to stop (asyncio waits for its own worker threads).
     """
 
-    async def read(self) -> str | None:
+    editable = False  # a pipe cannot put text back: `/edit TEXT` replaces the last prompt
+
+    async def read(self, default: str = "") -> str | None:
         loop = asyncio.get_running_loop()
         line: asyncio.Future[str] = loop.create_future()
 

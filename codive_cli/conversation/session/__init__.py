@@ -16,9 +16,12 @@ Each line is one JSON object whose first key is `type` (messages in the shape of
     {"type":"checkpoint","before":"<commit>","after":"<commit>","at":3}
     {"type":"undo"}
     {"type":"rewind","keep":3}
+    {"type":"rewind","keep":5,"files":false}
 
 (The first and third records are wrapped here; in the file every record is one line.
-`checkpoint`, `undo` and `rewind` are /undo's and /rewind's: conversation/checkpoints.)
+`checkpoint`, `undo` and `rewind` are /undo's and /rewind's: conversation/checkpoints. A
+rewind with `"files": false` cut the conversation only (/edit, a turn that failed before the
+model answered): the files, and the checkpoints of the turns cut, stay.)
 
 Writing (`writer`): every record is one whole line, handed to a single `os.write` on an
 `O_APPEND` descriptor, so a killed codive never leaves half a line of its own; `sync` (once per

@@ -176,7 +176,8 @@ class Replay:
 
     def _checkpoint(self, kind: str, record: dict[str, Any]) -> None:
         """`checkpoint` (a turn changed files), `undo` (the latest one's files were put back)
-        and `rewind` (conversation and files back to before the message at `keep`)."""
+        and `rewind` (conversation and files back to before the message at `keep`; with
+        `"files": false` the conversation only: /edit, a failed turn)."""
         if kind == "checkpoint":
             self.checkpoints.append(record)
         elif kind == "undo":
@@ -186,7 +187,8 @@ class Replay:
             self.messages = self.messages[:keep]
             self.interrupted = {i for i in self.interrupted if i < keep}
             self._open_calls = {}
-            self.checkpoints = [c for c in self.checkpoints if not _at_or_after(c, keep)]
+            if record.get("files") is not False:  # the files went back too
+                self.checkpoints = [c for c in self.checkpoints if not _at_or_after(c, keep)]
 
     def close_calls(self) -> None:
         """Answer the calls that never got a result, so the next request is valid."""

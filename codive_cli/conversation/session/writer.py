@@ -121,11 +121,13 @@ class Session:
             self.messages, self.interrupted_indexes, summary, keep
         )
 
-    def rewind(self, keep: int) -> None:
-        """Go back to the first `keep` messages (/rewind); the file keeps the rest, undone."""
+    def rewind(self, keep: int, *, files: bool = True) -> None:
+        """Go back to the first `keep` messages (/rewind); the file keeps the rest, undone.
+        `files=False`: the files were left as they are (/edit, a failed turn), so the
+        checkpoints of the turns cut stay for /undo."""
         if not 0 <= keep <= len(self.messages):
             raise ValueError(f"cannot keep {keep} of {len(self.messages)} messages")
-        self._write({"type": "rewind", "keep": keep})
+        self._write({"type": "rewind", "keep": keep} | ({} if files else {"files": False}))
         self.messages = self.messages[:keep]
         self.interrupted_indexes = {i for i in self.interrupted_indexes if i < keep}
 
