@@ -25,7 +25,7 @@ from codive_cli.app.wiring import (
     open_session,
     warn_untrusted,
 )
-from codive_cli.conversation.chat import Saving
+from codive_cli.conversation.driving import Saving
 from codive_cli.conversation.session import Session, SessionStore
 from codive_cli.errors import ConfigError
 from codive_cli.provider import Provider
