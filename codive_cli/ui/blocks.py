@@ -60,8 +60,13 @@ def top_level(text: str) -> list[Block]:
     return [
         Block(token.type, token.map[0], token.map[1], token.markup)
         for token in PARSER.parse(text)
-        if token.level == 0 and token.nesting != -1 and token.map is not None
+        if is_top_level(token) and token.map is not None
     ]
+
+
+def is_top_level(token: Token) -> bool:
+    """Whether `token` opens (or is) a top-level block."""
+    return token.level == 0 and token.nesting != -1 and token.map is not None
 
 
 @dataclass(frozen=True)

@@ -31,11 +31,11 @@ from rich.text import Text
 
 from codive_cli.ui.blocks import (
     Split,
+    is_top_level,
     needs_gap,
     new_line_after,
     new_line_after_kind,
     split,
-    top_level,
     with_gap,
 )
 from codive_cli.ui.held import HOLDS, Held, hold
@@ -273,7 +273,9 @@ class MarkdownStream:
         held = tail.held.text(tail.count) if tail.held is not None else ""
         text = held + tail.text + self._cr.replace("\r", "\n")
         self._tail = _Tail(text, tail.new_line, waiting=False)
-        self._print(Split(len(text), top_level(text)))
+        # Nothing follows the last print, so the whole rest goes in one parse (a long held
+        # table parsed once more just to find its top-level blocks was an eighth of its cost).
+        self._commit(text, _Tail(waiting=False), printable=None)
 
     def abort(self, note: str | None = None) -> None:
         """Like finish(), then a dim note such as "interrupted"."""
@@ -333,12 +335,16 @@ class MarkdownStream:
         )
         self._commit(tail.text[: found.cut], rest, printable=bool(found.blocks))
 
-    def _commit(self, text: str, rest: _Tail, printable: bool = True) -> None:
-        """Print `text` as Markdown and let `rest` be the tail."""
-        if not printable:
+    def _commit(self, text: str, rest: _Tail, printable: bool | None = True) -> None:
+        """Print `text` as Markdown and let `rest` be the tail (`printable` None: when the
+        text holds any top-level block, as its own parse tells)."""
+        if printable is False:
             self._tail = rest
             return
         markdown = AnswerMarkdown(text, code_theme=self.code_theme)
+        if printable is None and not any(is_top_level(t) for t in markdown.parsed):
+            self._tail = rest
+            return
         gap = needs_gap(markdown.parsed, self._tail.new_line)
         # Under the lock, a redraw finds the text either in the tail or printed, never both.
         with self._lock:
