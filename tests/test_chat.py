@@ -339,3 +339,22 @@ def test_the_documented_assumed_window_is_the_code_default() -> None:
     from codive_cli.settings.schema import AgentSettings
 
     assert AgentSettings().assumed_context_window == ASSUMED_CONTEXT_WINDOW
+
+
+def test_prompt_history_is_private_and_never_stops_the_chat(tmp_path: Path) -> None:
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    from codive_cli.ui.repl import prompt_history
+
+    kept = tmp_path / "dotfiles" / "history"
+    kept.parent.mkdir()
+    kept.write_text("")
+    kept.chmod(0o644)  # as an older codive left it
+    link = tmp_path / "data" / "history"
+    link.parent.mkdir()
+    link.symlink_to(kept)
+    assert isinstance(prompt_history(link), FileHistory)
+    assert kept.stat().st_mode & 0o777 == 0o600
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert isinstance(prompt_history(blocked / "history"), InMemoryHistory)

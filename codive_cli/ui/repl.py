@@ -73,10 +73,7 @@ class TerminalSource:
     editable = True  # `default` is put in the input, to edit before sending
 
     def __init__(self, root: Path, history_file: Path | None) -> None:
-        history: History = InMemoryHistory()
-        if history_file is not None:
-            _private_file(history_file)
-            history = FileHistory(str(history_file))
+        history = prompt_history(history_file)
         self.session: PromptSession[str] = PromptSession(
             history=history,
             completer=ChatCompleter(root),
@@ -122,15 +119,23 @@ class LineSource:
         return text.rstrip("\n") if text else None
 
 
-def _private_file(path: Path) -> None:
-    """The prompt history holds what the person typed (pasted keys, too): readable by them
-    only, like session files (0600), also when an older codive created it 0644."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY | os.O_NOFOLLOW, 0o600)
+def prompt_history(path: Path | None) -> History:
+    """What the person typed, kept across runs in `path` (pasted keys too, so readable by
+    them only, 0600 like session files, also when an older codive created it 0644). A file
+    that cannot be opened (a read-only home) costs the history of this run, not the chat."""
+    if path is None:
+        return InMemoryHistory()
     try:
-        os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # A symlink is followed: a dotfile manager may keep the history elsewhere.
+        fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+    except OSError:
+        return InMemoryHistory()
+    return FileHistory(str(path))
 
 
 def interactive() -> bool:
