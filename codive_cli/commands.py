@@ -17,23 +17,34 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from codive_cli import __version__
+from codive_cli.params import install
 from codive_cli.policy.modes import Mode
 
 
 class _Group(TyperGroup):
-    """A group whose flags, when not given, are False rather than None.
+    """A group whose parameters, and its commands', are checked without pydantic.
 
-    Typer checks a value with pydantic unless it is already a bool, so the None of an absent
-    `--help` or `--install-completion` on `codive` would load pydantic (~60 ms) for
-    `codive complete --help`, before the command's own `--help` is seen.
+    Typer checks every value that is not a bool with pydantic (~60 ms to load), so the None of
+    an absent `--help` would load it for `codive complete --help`: flags not given are False
+    here. The rest get codive's own checks (params.py).
     """
 
     def get_params(self, ctx: Any) -> list[Any]:  # typer._click types, private
-        params = super().get_params(ctx)
-        for param in params:
-            if isinstance(param, TyperOption) and param.is_flag and param.default is None:
-                param.default = False
-        return params
+        return _without_pydantic(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and not isinstance(command, TyperGroup):
+            _without_pydantic(command.get_params(ctx))  # the same objects it parses with
+        return command
+
+
+def _without_pydantic(params: list[Any]) -> list[Any]:
+    for param in params:
+        if isinstance(param, TyperOption) and param.is_flag and param.default is None:
+            param.default = False
+    install(params)
+    return params
 
 
 app = typer.Typer(

@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("codive_cli.conversation",),
     ("codive_cli.ui",),
     ("codive_cli.app",),
-    ("codive_cli.cli", "codive_cli.commands", "codive_cli.__main__"),
+    ("codive_cli.cli", "codive_cli.commands", "codive_cli.params", "codive_cli.__main__"),
 )
 FRONT_END = ("rich", "typer", "click", "prompt_toolkit")
 FIRST_FRONT_END_LAYER = 7  # ui/, app/ and the CLI may draw on a terminal; nothing below may

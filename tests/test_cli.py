@@ -1047,13 +1047,14 @@ try:
 except SystemExit:
     pass
 from codive_cli.policy import sandbox
-print("LOADED=" + json.dumps(sorted({{m.split(".")[0] for m in sys.modules if sys.modules[m]}})))
+print("LOADED=" + json.dumps(sorted(m for m in sys.modules if sys.modules[m])))
 print("PROBED=" + json.dumps(sorted(sandbox._PROBED)))
 """
 
 
 def probe_imports(tmp_path: Path, args: list[str]) -> tuple[set[str], list[str]]:
-    """The top-level packages `codive ARGS` loaded, and the sandbox probes it ran."""
+    """The modules `codive ARGS` loaded (a package's name is there with any of its modules),
+    and the sandbox probes it ran."""
     done = subprocess.run(
         [sys.executable, "-c", IMPORT_PROBE.format(args=args)],
         capture_output=True,
@@ -1110,6 +1111,8 @@ NOT_FOR_A_PLAIN_ANSWER = {
     "tree_sitter",  # the shell judge, at the first bash call
     "trio",  # httpcore imports it when installed; codive runs on asyncio
     "click",  # httpx's own command line
+    "rich",  # the terminal's views: a pipe gets plain text
+    "typer._adapters",  # Typer's pydantic checks of option values (codive_cli/params.py)
 }
 
 

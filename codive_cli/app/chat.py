@@ -35,7 +35,8 @@ from codive_cli.providers import create_provider
 from codive_cli.settings.loading import load_settings, project_config_path, read_config_file
 from codive_cli.settings.resolve import resolve_provider
 from codive_cli.settings.schema import Settings
-from codive_cli.ui.render import LiveRenderer, PlainRenderer
+from codive_cli.ui.live import LiveRenderer
+from codive_cli.ui.render import PlainRenderer
 from codive_cli.ui.report import Reporter
 from codive_cli.ui.safe import plain
 from codive_cli.ui.turn import Turn

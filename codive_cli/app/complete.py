@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from rich.console import Console
-
 from codive_cli.agent.codec import encode_result, json_line
 from codive_cli.agent.loop import Agent, RunResult
 from codive_cli.app import lifetime
@@ -33,12 +31,12 @@ from codive_cli.settings.loading import load_settings
 from codive_cli.settings.schema import Settings
 from codive_cli.ui.render import (
     JsonLinesRenderer,
-    LiveRenderer,
     PlainRenderer,
     Renderer,
     SilentRenderer,
+    is_terminal,
 )
-from codive_cli.ui.report import Reporter
+from codive_cli.ui.report import Reporter, stderr_reporter
 from codive_cli.ui.turn import Turn
 
 Output = Literal["text", "json", "stream-json"]
@@ -74,7 +72,7 @@ def complete_command(options: CompleteOptions) -> int:
 async def _complete(
     provider: Provider, options: CompleteOptions, prompt: str, settings: Settings
 ) -> int:
-    reporter = Reporter(Console(stderr=True, highlight=False))
+    reporter = stderr_reporter()
     warn_untrusted(settings, reporter)
     provider.on_notice = reporter.note
     _say_why_local(provider, reporter)
@@ -154,14 +152,17 @@ def _say_why_local(provider: Provider, reporter: Reporter) -> None:
 def _turn(output: Output, reporter: Reporter) -> Turn:
     """Answer text to stdout as the output format says; tool lines to stderr when no live
     view shows them; questions only when a person reads the answer."""
-    stdout = Console(highlight=False)
     renderer: Renderer
     if output == "stream-json":
         renderer = JsonLinesRenderer(sys.stdout)
     elif output == "json":
         renderer = SilentRenderer()
-    elif stdout.is_terminal:
-        return Turn(LiveRenderer(stdout), approver(ask=True))
+    elif is_terminal(sys.stdout):  # Rich loads only here: a pipe never needs it
+        from rich.console import Console
+
+        from codive_cli.ui.live import LiveRenderer
+
+        return Turn(LiveRenderer(Console(highlight=False)), approver(ask=True))
     else:
         renderer = PlainRenderer(sys.stdout)
     return Turn(

@@ -6,12 +6,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from codive_cli.policy.permissions import Approval, ApprovalRequest
 from codive_cli.ui.safe import plain, visible
+
+if TYPE_CHECKING:  # `can_ask` decides first; Rich loads only when a question is shown
+    from rich.console import Console
 
 ReadLine = Callable[[str], str]
 
@@ -50,6 +51,7 @@ class TerminalApprover:
     def show(self, request: ApprovalRequest) -> None:
         """Exactly what would happen, before the question: the command, or the diff."""
         from rich.syntax import Syntax
+        from rich.text import Text
 
         line = Text.assemble(
             ("? ", "bold yellow"), "codive wants to ", visible(describe(request), strict=True)

@@ -9,8 +9,10 @@ right-to-left override) could redraw the terminal. Everything untrusted is shown
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:  # Rich loads with the first thing printed through it, not with `visible`
+    from rich.text import Text
 
 # Kept as they are: they only move to the next line or column.
 _LAYOUT = frozenset("\n\t")
@@ -42,4 +44,6 @@ def visible(text: str, *, strict: bool = False) -> str:
 
 def plain(text: str, style: str = "") -> Text:
     """A Rich Text of untrusted text: no markup, no control codes."""
+    from rich.text import Text
+
     return Text(visible(text), style=style)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-
-from rich.console import Group, RenderableType
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from codive_cli.provider import ToolCall
 from codive_cli.tools.base import ToolResult
 from codive_cli.ui.safe import visible
+
+if TYPE_CHECKING:  # the text lines serve pipes too; Rich loads only for the terminal's views
+    from rich.console import RenderableType
 
 _KEY_ARGUMENT = {"bash": "command", "grep": "pattern", "glob": "pattern"}
 
@@ -50,6 +51,9 @@ def plain(call: ToolCall, result: ToolResult) -> str:
 
 def rich_view(call: ToolCall, result: ToolResult) -> RenderableType:
     """The terminal view: call line, then a diff for edits or a summary for the rest."""
+    from rich.console import Group
+    from rich.text import Text
+
     head = Text("⏺ ", style="red" if result.is_error else "green")
     head.append(call_line(call), style="bold")
     if result.display and not result.is_error:
@@ -64,6 +68,9 @@ def rich_view(call: ToolCall, result: ToolResult) -> RenderableType:
 
 def running_view(call: ToolCall, elapsed: float, output: str, lines: int = 5) -> RenderableType:
     """A call that is still running: its line, how long it has run, its latest output."""
+    from rich.console import Group
+    from rich.text import Text
+
     head = Text("⏺ ", style="yellow")
     head.append(call_line(call), style="bold")
     status = Text(f"  ⎿ running {elapsed:.1f} s · Ctrl-C stops it", style="dim")
