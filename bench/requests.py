@@ -4,8 +4,12 @@ Run with `python bench/requests.py [--steps 20,300] [--turns 600] [--source DIR]
 runs the real `codive` as a process against the scripted server on 127.0.0.1, which counts
 the TCP connections and the body bytes it receives and stamps each request's arrival:
 
-- tool steps: `codive complete` calling read_file K times in one run (OpenAI wire format);
-  the step time is the gap between two requests (the tool, encoding, the round trip).
+- tool steps: `codive complete` calling read_file K times in one run (OpenAI wire format, a
+  model codive does not know, so the assumed context window applies);
+  the step time is the gap between two requests (the tool, encoding, the round trip). A long
+  run compacts its older steps (the summary request takes the next scripted reply, a tool
+  call, so its summary is empty and the run has that many fewer steps: the bytes and
+  connections are what is measured).
 - chat turns: `codive chat` with N prompts piped in, on a model codive does not know (so no
   known context window); the turn time is the gap between two requests.
 
@@ -76,6 +80,12 @@ def verdict(ok: bool) -> str:
     return "ok" if ok else "OVER TARGET"
 
 
+def summaries_in(requests: list[dict[str, Any]]) -> int:
+    """How many of the requests asked for a compaction's summary."""
+    first = (str(r["json"]["messages"][0].get("content", "")) for r in requests)
+    return sum(1 for content in first if content.startswith(SUMMARY_START))
+
+
 def tool_steps(source: Path, steps: int) -> bool:
     calls = [
         {"tool_calls": [{"id": f"c{n}", "name": "read_file", "arguments": {"path": "a.txt"}}]}
@@ -83,16 +93,20 @@ def tool_steps(source: Path, steps: int) -> bool:
     ]
     with ScriptedServer([*calls, {"text": "done"}]) as server:
         started = time.perf_counter()
-        run_codive(source, workspace(), server, "complete", "-y", "--max-steps",
-                   str(steps + 1), "read a.txt again and again", stdin="")  # fmt: skip
+        limit = str(steps + 1)
+        args = ["-m", "unknown-model", "-y", "--max-steps", limit, "read a.txt again and again"]
+        run_codive(source, workspace(), server, "complete", *args, stdin="")
         wall = time.perf_counter() - started
-        stats, gaps = server.stats(), gaps_ms(server.model_requests)
+        requests, stats = server.model_requests, server.stats()
+    gaps = gaps_ms(requests)
     first, last = statistics.median(gaps[:WINDOW]), statistics.median(gaps[-WINDOW:])
     ok = stats["connections"] == 1
+    largest = max(len(str(r["json"])) for r in requests)
     print(
         f"{steps:>4} tool steps: {stats['requests']} requests on {stats['connections']} "
-        f"connection(s), {stats['bytes_received'] / 1e6:.2f} MB sent, {wall:.1f} s; step "
-        f"{first:.1f} -> {last:.1f} ms ({last / first:.2f}x)  "
+        f"connection(s), {stats['bytes_received'] / 1e6:.2f} MB sent, largest body "
+        f"{largest / 1e3:.0f} kB, compacted {summaries_in(requests)} time(s), {wall:.1f} s; "
+        f"step {first:.1f} -> {last:.1f} ms ({last / first:.2f}x)  "
         f"connections {verdict(ok if steps <= 20 else stats['connections'] <= 2)}"
     )
     return ok or steps > 20
@@ -106,11 +120,7 @@ def chat_turns(source: Path, turns: int) -> bool:
         run_codive(source, workspace(), server, "chat", "-m", "unknown-model", stdin=prompts)
         wall = time.perf_counter() - started
         requests, stats = server.model_requests, server.stats()
-    summaries = sum(
-        1 for r in requests if str(r["json"]["messages"][0].get("content", "")).startswith(
-            SUMMARY_START
-        )
-    )  # fmt: skip
+    summaries = summaries_in(requests)
     gaps = gaps_ms(requests)
     first, last = statistics.median(gaps[:TURN_WINDOW]), statistics.median(gaps[-TURN_WINDOW:])
     largest = max(len(str(r["json"])) for r in requests)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 
-from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
+from codive_cli.agent.compaction import (
+    REQUEST_MARK,
+    SUMMARY_INSTRUCTIONS,
+    SUMMARY_PREFIX,
+    split_steps,
+)
+from codive_cli.agent.events import AgentEvent, Compacted, ToolFinished, ToolStarted
 from codive_cli.agent.loop import Agent
 from codive_cli.errors import Overloaded
 from codive_cli.policy.guard import WorkspaceGuard
@@ -19,7 +26,7 @@ from codive_cli.policy.permissions import (
     Policy,
     deny_without_terminal,
 )
-from codive_cli.provider import ChatMessage
+from codive_cli.provider import ChatMessage, ToolCall, Usage
 from codive_cli.providers import anthropic, openai
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.tools.base import Tool, ToolContext, ToolError, ToolResult
@@ -295,3 +302,75 @@ async def test_bash_reports_exit_code_and_kills_on_timeout(tmp_path: Path) -> No
     assert not marker.exists()  # the whole process group died, background child included
     quiet = await tool.run({"command": "cat"}, context)  # stdin is closed: no waiting
     assert quiet.metadata["exit_code"] == 0
+
+
+# --- compaction inside one long run -----------------------------------------------------------
+
+
+def _long_run(tmp_path: Path, **kwargs: Any) -> tuple[Agent, ScriptedProvider, Recorder]:
+    """Four echo steps, the fourth using 170k of the scripted model's 200k tokens; then the
+    summary (asked for only when the run compacts), a fifth step and the answer."""
+    steps = [Reply("", [("echo", {"text": f"step {n}"})]) for n in range(5)]
+    steps[3] = Reply("", [("echo", {"text": "step 3"})], usage=Usage(170_000, 5))
+    return make_agent(tmp_path, *steps[:4], "SUMMARY", steps[4], "all done", **kwargs)
+
+
+async def test_a_long_run_compacts_its_older_steps(tmp_path: Path) -> None:
+    agent, provider, events = _long_run(tmp_path, compact_steps=True)
+    result = await agent.run("echo five times, please", events)
+    assert result.content == "all done" and result.steps == 6
+    summary_request, after = provider.requests[4], provider.requests[5].messages
+    assert summary_request.messages[0].content == SUMMARY_INSTRUCTIONS
+    assert "step 0" in summary_request.messages[1].content and summary_request.tools == []
+    summary = SUMMARY_PREFIX + "SUMMARY" + REQUEST_MARK + "echo five times, please"
+    assert [m.role for m in after] == ["system", "user", "assistant", "tool", "assistant", "tool"]
+    assert after[1].content == summary
+    assert [m.tool_calls[0].arguments["text"] for m in after[2::2]] == ["step 2", "step 3"]
+    assert_valid_for_both_wire_formats(after)
+    assert_valid_for_both_wire_formats(agent.messages)
+    assert [e for e in events if isinstance(e, Compacted)] == [
+        Compacted(summary[len(SUMMARY_PREFIX) :], 4)
+    ]
+    assert result.usage.input_tokens == 10 * 5 + 170_000 + 10  # the summary's call counts
+    assert [r.result.content for r in result.tool_calls][-1] == "echo: step 4"
+
+
+async def test_a_run_compacts_only_when_asked_and_needed(tmp_path: Path) -> None:
+    agent, provider, events = _long_run(tmp_path)  # a chat compacts between turns instead
+    provider.replies.remove(Reply("SUMMARY"))
+    result = await agent.run("echo five times, please", events)
+    assert result.content == "all done" and len(provider.requests) == 6
+    assert not any(isinstance(e, Compacted) for e in events)
+
+
+async def test_a_second_compaction_keeps_the_request_word_for_word(tmp_path: Path) -> None:
+    big = Usage(170_000, 5)
+    steps = [Reply("", [("echo", {"text": f"s{n}"})], usage=big) for n in range(6)]
+    agent, provider, events = make_agent(
+        tmp_path, *steps[:3], "FIRST", steps[3], "SECOND", "done", compact_steps=True
+    )
+    await agent.run("the task", events)
+    summaries = [e.summary for e in events if isinstance(e, Compacted)]
+    assert summaries == ["FIRST" + REQUEST_MARK + "the task", "SECOND" + REQUEST_MARK + "the task"]
+    second_request = provider.requests[5]  # after s0..s2, FIRST, s3: the second summary's
+    assert (REQUEST_MARK + "the task") in second_request.messages[1].content
+    assert_valid_for_both_wire_formats(agent.messages)
+
+
+def test_steps_are_split_before_a_model_call_never_between_a_call_and_its_result() -> None:
+    call = ToolCall("c1", "echo", {"text": "x"})
+    messages = [
+        ChatMessage("system", "sys"),
+        ChatMessage("user", "task"),
+        *[
+            m
+            for n in range(4)
+            for m in (
+                ChatMessage("assistant", "", tool_calls=(dataclasses.replace(call, id=f"c{n}"),)),
+                ChatMessage("tool", f"r{n}", tool_call_id=f"c{n}"),
+            )
+        ],
+    ]
+    system, older, recent = split_steps(messages, keep_steps=2)
+    assert system == messages[:1] and older == messages[1:6] and recent == messages[6:]
+    assert split_steps(messages[:4], keep_steps=2)[1] == []  # one step: nothing to summarise

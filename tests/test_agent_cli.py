@@ -373,3 +373,45 @@ def test_a_run_where_sessions_cannot_be_written_goes_on_unsaved(tmp_path: Path) 
     out = json.loads(result.stdout)
     assert out["content"] == "Still answered." and out["session_id"] is None
     assert "not saved as a session" in result.stderr
+
+
+def test_a_long_complete_run_compacts_and_its_session_says_so(tmp_path: Path) -> None:
+    """A model with no known window: the assumed one (here 4,000 tokens) is nearly full after
+    the third step, so the run summarises its older steps and goes on; stream-json says so,
+    and the saved session holds the compacted conversation (`--continue` sends it)."""
+    work, env = workspace(tmp_path)
+    env["CODIVE_AGENT__ASSUMED_CONTEXT_WINDOW"] = "4000"
+    read = {"name": "read_file", "arguments": {"path": "calc.py"}}
+    script: list[dict[str, Any]] = [
+        {"tool_calls": [{**read, "id": "c1"}], "usage": {"input_tokens": 100}},
+        {"tool_calls": [{**read, "id": "c2"}], "usage": {"input_tokens": 200}},
+        {"tool_calls": [{**read, "id": "c3"}], "usage": {"input_tokens": 3500}},
+        {"text": "Read calc.py three times."},  # the summary
+        {"text": "It returns 1."},
+        {"text": "Still 1."},  # the --continue run's answer
+    ]
+    with ScriptedServer(script) as server:
+        args = ["-m", "unknown-model", "-y", "--output-format", "stream-json", "what is f?"]
+        done = run(server, "openai", work, env, *args)
+        again = run(server, "openai", work, env, "-m", "unknown-model", "--continue", "and now?")
+        requests = server.model_requests
+    assert done.returncode == 0 and again.returncode == 0, done.stderr + again.stderr
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    compacted = [r for r in records if r["type"] == "compacted"]
+    assert compacted == [{"type": "compacted", "summary": compacted[0]["summary"], "kept": 4}]
+    assert compacted[0]["summary"].startswith("Read calc.py three times.")
+    assert compacted[0]["summary"].endswith("what is f?")  # the request, word for word
+    assert records[-1]["type"] == "result" and records[-1]["content"] == "It returns 1."
+    after = requests[4]["json"]["messages"]
+    assert [m["role"] for m in after] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+    ]
+    assert [m["tool_calls"][0]["id"] for m in after[2::2]] == ["c2", "c3"]
+    resumed = requests[5]["json"]["messages"]
+    assert resumed[: len(after)] == after  # what the session kept is what the run had
+    assert resumed[-1] == {"role": "user", "content": "and now?"}

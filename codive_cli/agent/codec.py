@@ -23,7 +23,7 @@ import binascii
 import json
 from typing import TYPE_CHECKING, Any, cast
 
-from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
+from codive_cli.agent.events import AgentEvent, Compacted, ToolFinished, ToolStarted
 from codive_cli.provider import (
     ChatMessage,
     Done,
@@ -183,6 +183,8 @@ def encode_event(event: AgentEvent) -> dict[str, Any] | None:
                 "attempt": event.attempt,
                 "attempts": event.attempts,
             }
+        case Compacted(summary=summary, kept=kept):
+            return {"type": "compacted", "summary": summary, "kept": kept}
         case Done(usage=usage, stop_reason=reason):
             return {
                 "type": "usage",

@@ -18,6 +18,7 @@ COMPACT_AT = 0.8
 ASSUMED_CONTEXT_WINDOW = 32_768
 CHARS_PER_TOKEN = 4  # a rough estimate, for servers that report no token usage
 KEEP_TURNS = 2  # the latest user turns kept verbatim (with their tool calls and results)
+KEEP_STEPS = 2  # in one long run: the latest model calls kept (each with its tool results)
 TOOL_RESULT_CHARS = 2_000
 # What an attached image roughly costs (Claude: width x height / 750, about 1,600 tokens for a
 # 1092x1092 picture; OpenAI's high detail is similar), for the estimate above.
@@ -31,6 +32,8 @@ and their outcomes, errors still open, and what was about to happen next. Keep e
 paths, identifiers and numbers. Do not invent anything. Plain text, no preamble."""
 
 SUMMARY_PREFIX = "Summary of the earlier conversation:\n"
+# A summary made inside one run ends with the request being worked on, word for word.
+REQUEST_MARK = "\n\nThe request being worked on, as the user wrote it:\n"
 
 
 @dataclass
@@ -102,6 +105,33 @@ def transcript(messages: Sequence[ChatMessage]) -> str:
     return "\n\n".join(lines)
 
 
+def split_steps(
+    messages: Sequence[ChatMessage], keep_steps: int = KEEP_STEPS
+) -> tuple[list[ChatMessage], list[ChatMessage], list[ChatMessage]]:
+    """Like `split`, within one run: the latest `keep_steps` model calls are kept, each an
+    assistant message with the tool results after it, so no call loses its result."""
+    system = [m for m in messages if m.role == "system"]
+    rest = [m for m in messages if m.role != "system"]
+    starts = [i for i, m in enumerate(rest) if m.role == "assistant"]
+    if len(starts) <= keep_steps or keep_steps < 1 or starts[-keep_steps] == 0:
+        return system, [], rest
+    cut = starts[-keep_steps]
+    return system, rest[:cut], rest[cut:]
+
+
+def request_of(older: Sequence[ChatMessage]) -> str | None:
+    """The request a run is working on: the latest user message that is not a tool result,
+    or the request an earlier summary of this run carried word for word."""
+    for message in reversed(older):
+        if message.role != "user":
+            continue
+        text = message.content
+        if not text.startswith(SUMMARY_PREFIX):
+            return text
+        return text.split(REQUEST_MARK, 1)[1] if REQUEST_MARK in text else None
+    return None
+
+
 async def compact(
     provider: Provider, messages: Sequence[ChatMessage], keep_turns: int = KEEP_TURNS
 ) -> Compaction | None:
@@ -109,6 +139,26 @@ async def compact(
     system, older, recent = split(messages, keep_turns)
     if not older:
         return None
+    summary, usage = await _summarise(provider, older)
+    return Compaction(rebuild(system, summary, recent), summary, len(recent), usage)
+
+
+async def compact_steps(
+    provider: Provider, messages: Sequence[ChatMessage], keep_steps: int = KEEP_STEPS
+) -> Compaction | None:
+    """Summarise all but the latest steps of a long run; the request it works on stays word
+    for word at the end of the summary. None when there is nothing to do."""
+    system, older, recent = split_steps(messages, keep_steps)
+    if not older:
+        return None
+    summary, usage = await _summarise(provider, older)
+    request = request_of(older)
+    if request is not None:
+        summary += REQUEST_MARK + request
+    return Compaction(rebuild(system, summary, recent), summary, len(recent), usage)
+
+
+async def _summarise(provider: Provider, older: Sequence[ChatMessage]) -> tuple[str, Usage]:
     request = CompletionRequest(
         [
             ChatMessage("system", SUMMARY_INSTRUCTIONS),
@@ -117,5 +167,4 @@ async def compact(
         max_tokens=2048,
     )
     response = await collect(provider.stream(request))
-    summary = response.content.strip()
-    return Compaction(rebuild(system, summary, recent), summary, len(recent), response.usage)
+    return response.content.strip(), response.usage

@@ -44,7 +44,17 @@ class MessageAdded:
     type: Literal["message"] = "message"
 
 
-AgentEvent = StreamEvent | ToolStarted | ToolFinished | MessageAdded
+@dataclass(frozen=True)
+class Compacted:
+    """A long run's older steps were replaced by `summary`; the latest `kept` messages stay
+    (a session records the same, so a resumed one matches)."""
+
+    summary: str
+    kept: int
+    type: Literal["compacted"] = "compacted"
+
+
+AgentEvent = StreamEvent | ToolStarted | ToolFinished | MessageAdded | Compacted
 
 
 class Driver(Protocol):

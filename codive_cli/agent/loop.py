@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from codive_cli.agent import compaction
 from codive_cli.agent.events import (
     AgentEvent,
+    Compacted,
     Driver,
     MessageAdded,
     ToolFinished,
@@ -118,6 +119,7 @@ class Agent:
         temperature: float | None = None,
         stream: bool = True,
         assumed_context_window: int = compaction.ASSUMED_CONTEXT_WINDOW,
+        compact_steps: bool = False,
     ) -> None:
         self.provider = provider
         self.tools = {tool.name: tool for tool in tools}
@@ -133,6 +135,9 @@ class Agent:
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
         self.assumed_context_window = assumed_context_window  # 0: none
+        # Compact a long run's older steps between two of them (complete; a chat compacts
+        # between turns, where its checkpoints stay in step).
+        self.compact_steps = compact_steps
         self._without_images: dict[int, tuple[ChatMessage, ChatMessage]] = {}
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
@@ -183,8 +188,27 @@ class Agent:
             if not response.tool_calls:
                 return self._result(response, usage, records, step)
             records += await self._run_calls(response.tool_calls)
+            if step < self.max_steps:
+                usage += await self._compact_if_needed()
         assert response is not None
         return self._result(response, usage, records, self.max_steps, stopped_by="max_steps")
+
+    async def _compact_if_needed(self) -> Usage:
+        """Between two steps of a long run, summarise the older ones when the last request
+        used most of the context window; what the summary cost."""
+        window, _ = self.context_window()
+        if not (self.compact_steps and window):
+            return Usage()
+        if not compaction.needs_compaction(self.last_input_tokens, window):
+            return Usage()
+        done = await compaction.compact_steps(self.provider, self.messages)
+        if done is None:
+            return Usage()
+        self.usage += done.usage
+        self.messages = done.messages
+        self.last_input_tokens = compaction.estimate_tokens(self.messages)
+        self.driver.emit(Compacted(done.summary, done.kept))
+        return done.usage
 
     def _over_budget(self, spent: Usage, last: Usage) -> bool:
         """Whether another call like the last one would take the spend past --max-cost."""

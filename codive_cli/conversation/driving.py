@@ -8,7 +8,7 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterator
 
-from codive_cli.agent.events import AgentEvent, Driver, MessageAdded, ToolStarted
+from codive_cli.agent.events import AgentEvent, Compacted, Driver, MessageAdded, ToolStarted
 from codive_cli.conversation.session import Session
 from codive_cli.policy.permissions import Approval, ApprovalRequest
 from codive_cli.provider import ToolCall
@@ -32,6 +32,8 @@ class Saving:
     def emit(self, event: AgentEvent) -> None:
         if isinstance(event, MessageAdded):
             self.session.append(event.message, interrupted=event.interrupted)
+        elif isinstance(event, Compacted):
+            self.session.compact(event.summary, event.kept)
         self.view.emit(event)
         if isinstance(event, ToolStarted) and self.starting is not None:
             self.starting(event.call)

@@ -97,8 +97,9 @@ class AgentSettings(_Section):
     """Most model calls per request."""
     assumed_context_window: int = Field(32_768, ge=0)
     """Context window in tokens assumed for a model whose own is unknown (not in codive's
-    catalogue, not reported by its server), so that chat still compacts older turns when
-    the conversation nears it; 0 assumes none, and such a conversation is never compacted."""
+    catalogue, not reported by its server), so that a chat still compacts older turns, and a
+    long `complete` run older steps, when the conversation nears it; 0 assumes none, and such
+    a conversation is never compacted."""
 
     @field_validator("allow", "deny")
     @classmethod

@@ -10,7 +10,7 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from codive_cli.agent.events import AgentEvent, ToolFinished, ToolStarted
+from codive_cli.agent.events import AgentEvent, Compacted, ToolFinished, ToolStarted
 from codive_cli.provider import (
     Done,
     Retrying,
@@ -21,7 +21,7 @@ from codive_cli.provider import (
     ToolCallStart,
 )
 from codive_cli.ui import tools as tool_view
-from codive_cli.ui.render import retry_line
+from codive_cli.ui.render import compacted_line, retry_line
 from codive_cli.ui.safe import visible
 
 if TYPE_CHECKING:  # Markdown and the live view load with the first answer on a terminal
@@ -71,6 +71,9 @@ class LiveRenderer:
                 self.console.print(tool_view.rich_view(call, result))
                 if self._running:
                     self._watch()
+            case Compacted():
+                self.pause()
+                self.console.print(Text(compacted_line(event), style="dim"))
             case ToolCallStart() | ToolCallDelta() | Done() | StreamError():
                 pass
 

@@ -9,7 +9,7 @@ import sys
 from typing import IO, Protocol
 
 from codive_cli.agent.codec import encode_event, json_line
-from codive_cli.agent.events import AgentEvent
+from codive_cli.agent.events import AgentEvent, Compacted
 from codive_cli.provider import Retrying, TextDelta
 
 
@@ -27,6 +27,11 @@ def is_terminal(stream: IO[str] | None) -> bool:
         return stream is not None and stream.isatty()
     except (AttributeError, ValueError, OSError):  # closed, or not a real file
         return False
+
+
+def compacted_line(event: Compacted) -> str:
+    """What a person is told when a long run's older steps were summarised."""
+    return f"compacted: earlier steps summarised; the latest {event.kept} messages kept"
 
 
 def retry_line(event: Retrying) -> str:

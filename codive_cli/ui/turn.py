@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from codive_cli.agent.events import AgentEvent, ToolFinished
+from codive_cli.agent.events import AgentEvent, Compacted, ToolFinished
 from codive_cli.policy.permissions import Approval, ApprovalRequest, Approver
 from codive_cli.provider import Retrying, ToolCall
 from codive_cli.tools.base import ToolResult
-from codive_cli.ui.render import Renderer, retry_line
+from codive_cli.ui.render import Renderer, compacted_line, retry_line
 
 ToolLine = Callable[[ToolCall, ToolResult], None]
 
@@ -28,7 +28,7 @@ class Turn:
         self.renderer = renderer
         self.approver = approver
         self.tool_line = tool_line  # where no live view shows tool calls
-        self.note = note  # likewise for retries
+        self.note = note  # likewise for retries and compactions
 
     def emit(self, event: AgentEvent) -> None:
         self.renderer.on_event(event)
@@ -36,6 +36,8 @@ class Turn:
             self.tool_line(event.call, event.result)
         if self.note is not None and isinstance(event, Retrying):
             self.note(retry_line(event))
+        if self.note is not None and isinstance(event, Compacted):
+            self.note(compacted_line(event))
 
     async def approve(self, request: ApprovalRequest) -> Approval:
         self.renderer.pause()
