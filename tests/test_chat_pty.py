@@ -391,3 +391,46 @@ def test_a_retry_is_announced_on_stderr_when_piped(tmp_path: Path) -> None:
         )
     assert result.stdout == "ok then\n"
     assert re.search(r"codive: .*; retrying in 1 s \(1/\d\)", result.stderr), result.stderr
+
+
+COMPACTING_RUN = [
+    {"tool_calls": [{"id": "c1", "name": "read_file", "arguments": {"path": "app.py"}}]},
+    {"tool_calls": [{"id": "c2", "name": "read_file", "arguments": {"path": "app.py"}}]},
+    {
+        "tool_calls": [{"id": "c3", "name": "read_file", "arguments": {"path": "app.py"}}],
+        "usage": {"input_tokens": 3900},
+    },
+    {"text": "Read app.py three times."},  # the summary
+    {"text": "It returns hello."},
+]
+
+
+def test_a_long_run_says_it_compacted_on_a_terminal_and_on_a_pipe(tmp_path: Path) -> None:
+    work, env = workspace(tmp_path), environment(tmp_path)
+    env["CODIVE_AGENT__ASSUMED_CONTEXT_WINDOW"] = "4000"
+    args = ["complete", "-p", "anthropic", "-m", "unknown-model", "-y", "what does greet do?"]
+    with ScriptedServer(COMPACTING_RUN) as server:
+        child = pexpect.spawn(
+            CODIVE,
+            [*args, "--base-url", server.base_url],
+            cwd=str(work),
+            env=env,
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(40, 100),
+        )
+        child.expect("compacted: earlier steps summarised; the latest 4 messages kept")
+        child.expect("It returns hello.")
+        child.expect(pexpect.EOF)
+    with ScriptedServer(COMPACTING_RUN) as server:
+        piped = subprocess.run(
+            [CODIVE, *args, "--base-url", server.base_url],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    assert piped.stdout == "It returns hello.\n", piped.stderr
+    assert "codive: compacted: earlier steps summarised; the latest 4 messages kept" in piped.stderr
