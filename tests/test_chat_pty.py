@@ -393,7 +393,7 @@ def test_a_retry_is_announced_on_stderr_when_piped(tmp_path: Path) -> None:
     assert re.search(r"codive: .*; retrying in 1 s \(1/\d\)", result.stderr), result.stderr
 
 
-COMPACTING_RUN = [
+COMPACTING_RUN: list[dict[str, Any]] = [
     {"tool_calls": [{"id": "c1", "name": "read_file", "arguments": {"path": "app.py"}}]},
     {"tool_calls": [{"id": "c2", "name": "read_file", "arguments": {"path": "app.py"}}]},
     {
