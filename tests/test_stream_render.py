@@ -86,7 +86,25 @@ HELD_DOCS = {
         "| a |\n|---|\n| 1 |\n\n| b | c |\n|:-:|--:|\n| 2 | 3 | 9 |\n| 4\n# H\n"
         "| a |\n|---|\n| 1 |\n- item\n| x | y |\n|---|---|\n"
     ),
+    "table_cells_wrap": (
+        "| # | name | what it does |\n|--:|:-:|---|\n"
+        + "".join(
+            f"| {n} | `id_{n}` \\| **b** | {'*words* that wrap ~~here~~ ' * (n % 5)}end |\n"
+            for n in range(1, 30)
+        )
+        + "A paragraph right after the table.\n"
+    ),
+    "table_cut_mid_row": "Intro\n\n| a | b |\n|---|--:|\n| 1 | **2** |\n| 3 | fo",
 }
+# Tables are drawn (ui/table.py) apart from the rest: these are also compared in colour.
+TABLE_DOCS = [
+    "tables",
+    "wide",
+    "long_table",
+    "tables_back_to_back",
+    "table_cells_wrap",
+    "table_cut_mid_row",
+]
 DOCS.update(HELD_DOCS)
 
 
@@ -204,6 +222,20 @@ def test_live_terminal_leaves_one_full_render(name: str) -> None:
         console = terminal_console()
         stream(console, chunks(text, seed))
         assert stripped_lines(output(console)) == stripped_lines(full_render(text))
+
+
+@pytest.mark.parametrize("width", [20, 40, 80])
+@pytest.mark.parametrize("name", TABLE_DOCS)
+def test_streamed_tables_in_colour_equal_one_full_render(name: str, width: int) -> None:
+    """Every style and segment shows in colour; narrow widths make cells wrap and fold."""
+    text = DOCS[name]
+    consoles = [
+        Console(file=StringIO(), width=width, force_terminal=True, force_interactive=False)
+        for _ in range(2)
+    ]
+    stream(consoles[0], chunks(text, width))
+    consoles[1].print(AnswerMarkdown(text))
+    assert output(consoles[0]) == output(consoles[1])
 
 
 def long_answer() -> str:

@@ -3,7 +3,7 @@
 Two changes to Rich's defaults, both what a reader of a chat expects: a level-1 heading is
 left-aligned like the others (Rich centres it, which reads as a title page), and a code block
 has no blank padding rows (Rich adds one above and one below, so with the blank line between
-blocks there were two).
+blocks there were two). Tables look exactly as Rich draws them, only drawn faster (ui/table.py).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from typing import ClassVar
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import CodeBlock, Heading, Markdown, MarkdownElement
 from rich.syntax import Syntax
+
+from codive_cli.ui.table import AnswerTable
 
 
 class LeftHeading(Heading):
@@ -31,4 +33,5 @@ class AnswerMarkdown(Markdown):
         "heading_open": LeftHeading,
         "fence": Code,
         "code_block": Code,
+        "table_open": AnswerTable,
     }
