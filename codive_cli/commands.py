@@ -17,8 +17,14 @@ import typer
 from typer.core import TyperGroup, TyperOption
 
 from codive_cli import __version__
-from codive_cli.params import install
 from codive_cli.policy.modes import Mode
+
+try:
+    from codive_cli.params import install
+except ImportError:  # a Typer without the seam params.py uses (before 0.29): its checks stay
+
+    def install(params: list[Any]) -> None:
+        pass
 
 
 class _Group(TyperGroup):

@@ -14,6 +14,7 @@ either way, so the output is byte for byte Rich's (tests/test_table_render.py ch
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.containers import Lines
@@ -21,8 +22,11 @@ from rich.markdown import TableElement
 from rich.measure import Measurement
 from rich.padding import Padding
 from rich.segment import Segment
-from rich.table import Column, Table, _Cell
+from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.table import _Cell
 
 
 class AnswerTable(TableElement):
@@ -43,9 +47,11 @@ class _QuickTable(Table):
         quick.__dict__.update(table.__dict__)
         return quick
 
-    def _get_cells(self, console: Console, column_index: int, column: Column) -> Iterable[_Cell]:
-        for cell in super()._get_cells(console, column_index, column):
-            padding = cell.renderable
+    def _get_cells(self, *args: Any, **kwargs: Any) -> Iterable[_Cell]:
+        # A private method of Rich's: any arguments are passed on, and a cell of another
+        # shape is left alone, so a Rich that changed it draws its own cells, not a crash.
+        for cell in super()._get_cells(*args, **kwargs):
+            padding = getattr(cell, "renderable", None)
             if isinstance(padding, Padding) and isinstance(padding.renderable, Text):
                 cell = cell._replace(renderable=_TextCell(padding, padding.renderable))
             yield cell
