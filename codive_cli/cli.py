@@ -6,6 +6,7 @@ app in `commands.py`.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -17,6 +18,10 @@ def main() -> None:
 
         sys.stdout.write(f"codive {__version__}\n")
         return
+    # Start-up creates a few hundred thousand objects that live as long as the process; the
+    # cyclic collector would walk them again and again while they are made. It is switched
+    # back on (with them frozen out of its way) when the command starts: commands._run.
+    gc.disable()
     _skip_unused_imports()
     from codive_cli.commands import PICK, app
 

@@ -1165,3 +1165,33 @@ def test_ctrl_c_exits_130(tmp_path: Path) -> None:
     assert "interrupted" in errors
     assert "Traceback" not in errors
     assert len((first + stdout).decode()) < len(text)  # it stopped early
+
+
+GC_PROBE = """\
+import gc, sys
+sys.argv = ["codive", *{args!r}]
+from codive_cli import cli
+try:
+    cli.main()
+except SystemExit:
+    pass
+print(f"GC={{gc.isenabled()}} FROZEN={{gc.get_freeze_count() > 1000}}")
+"""
+
+
+def test_the_collector_is_back_on_once_a_command_runs(tmp_path: Path) -> None:
+    """cli.main turns the cyclic collector off for start-up; a command turns it back on, with
+    start-up's objects frozen, so a long chat is collected as usual."""
+    with ScriptedServer([{"text": "hello"}]) as server:
+        args = ["complete", "-p", "local_llm", "--base-url", server.base_url, "hi"]
+        done = subprocess.run(
+            [sys.executable, "-c", GC_PROBE.format(args=args)],
+            capture_output=True,
+            encoding="utf-8",
+            env=clean_env(tmp_path),
+            cwd=work_dir(tmp_path),
+            stdin=subprocess.DEVNULL,
+            timeout=TIMEOUT,
+            check=False,
+        )
+    assert done.stdout.splitlines()[-1] == "GC=True FROZEN=True", done.stdout + done.stderr
