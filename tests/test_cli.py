@@ -1052,11 +1052,10 @@ print("PROBED=" + json.dumps(sorted(sandbox._PROBED)))
 """
 
 
-def probe_imports(tmp_path: Path, args: list[str]) -> tuple[set[str], list[str]]:
-    """The modules `codive ARGS` loaded (a package's name is there with any of its modules),
-    and the sandbox probes it ran."""
-    done = subprocess.run(
-        [sys.executable, "-c", IMPORT_PROBE.format(args=args)],
+def run_probe(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """`python -c code` as codive runs in these tests (clean environment, work folder)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
         capture_output=True,
         encoding="utf-8",
         env=clean_env(tmp_path),
@@ -1065,6 +1064,12 @@ def probe_imports(tmp_path: Path, args: list[str]) -> tuple[set[str], list[str]]
         timeout=TIMEOUT,
         check=False,
     )
+
+
+def probe_imports(tmp_path: Path, args: list[str]) -> tuple[set[str], list[str]]:
+    """The modules `codive ARGS` loaded (a package's name is there with any of its modules),
+    and the sandbox probes it ran."""
+    done = run_probe(tmp_path, IMPORT_PROBE.format(args=args))
     assert done.returncode == 0, done.stderr
     loaded, probed = done.stdout.splitlines()[-2:]
     assert loaded.startswith("LOADED=") and probed.startswith("PROBED="), done.stdout
@@ -1184,14 +1189,5 @@ def test_the_collector_is_back_on_once_a_command_runs(tmp_path: Path) -> None:
     start-up's objects frozen, so a long chat is collected as usual."""
     with ScriptedServer([{"text": "hello"}]) as server:
         args = ["complete", "-p", "local_llm", "--base-url", server.base_url, "hi"]
-        done = subprocess.run(
-            [sys.executable, "-c", GC_PROBE.format(args=args)],
-            capture_output=True,
-            encoding="utf-8",
-            env=clean_env(tmp_path),
-            cwd=work_dir(tmp_path),
-            stdin=subprocess.DEVNULL,
-            timeout=TIMEOUT,
-            check=False,
-        )
+        done = run_probe(tmp_path, GC_PROBE.format(args=args))
     assert done.stdout.splitlines()[-1] == "GC=True FROZEN=True", done.stdout + done.stderr
