@@ -192,7 +192,6 @@ def complete(
         max_tokens=max_tokens,
         temperature=temperature,
         stream=not no_stream,
-        compact_steps=True,  # one run may take hundreds of steps
     )
     output = OutputFormat.json if json_ else output_format
     endpoint = Endpoint(provider, model, base_url)

@@ -316,7 +316,7 @@ def _long_run(tmp_path: Path, **kwargs: Any) -> tuple[Agent, ScriptedProvider, R
 
 
 async def test_a_long_run_compacts_its_older_steps(tmp_path: Path) -> None:
-    agent, provider, events = _long_run(tmp_path, compact_steps=True)
+    agent, provider, events = _long_run(tmp_path)
     result = await agent.run("echo five times, please", events)
     assert result.content == "all done" and result.steps == 6
     summary_request, after = provider.requests[4], provider.requests[5].messages
@@ -336,7 +336,7 @@ async def test_a_long_run_compacts_its_older_steps(tmp_path: Path) -> None:
 
 
 async def test_a_run_compacts_only_when_asked_and_needed(tmp_path: Path) -> None:
-    agent, provider, events = _long_run(tmp_path)  # a chat compacts between turns instead
+    agent, provider, events = _long_run(tmp_path, compact_steps=False)
     provider.replies.remove(Reply("SUMMARY"))
     result = await agent.run("echo five times, please", events)
     assert result.content == "all done" and len(provider.requests) == 6

@@ -403,14 +403,7 @@ def test_a_long_complete_run_compacts_and_its_session_says_so(tmp_path: Path) ->
     assert compacted[0]["summary"].endswith("what is f?")  # the request, word for word
     assert records[-1]["type"] == "result" and records[-1]["content"] == "It returns 1."
     after = requests[4]["json"]["messages"]
-    assert [m["role"] for m in after] == [
-        "system",
-        "user",
-        "assistant",
-        "tool",
-        "assistant",
-        "tool",
-    ]
+    assert [m["role"] for m in after] == ["system", "user", *["assistant", "tool"] * 2]
     assert [m["tool_calls"][0]["id"] for m in after[2::2]] == ["c2", "c3"]
     resumed = requests[5]["json"]["messages"]
     assert resumed[: len(after)] == after  # what the session kept is what the run had

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from codive_cli.agent.compaction import SUMMARY_PREFIX
+from codive_cli.agent.compaction import REQUEST_MARK, SUMMARY_PREFIX
 from codive_cli.cli import bare_resume
 from codive_cli.conversation.edit import taken_apart
 from codive_cli.conversation.session import SessionInfo
 from codive_cli.errors import ApiError, AuthError, ContextTooLong, NetworkError
-from codive_cli.provider import ChatMessage
+from codive_cli.provider import ChatMessage, Usage
 from codive_cli.providers.scripted import Reply, ScriptedProvider
 from codive_cli.ui.pick import age, pick_session
 from tests.test_chat import TinyWindow, build
@@ -219,3 +219,69 @@ def test_the_picker_lists_sessions_and_asks_for_a_number() -> None:
     assert out.getvalue().count("a number from 1 to 2") == 2
     assert pick_session(console, sessions, lambda _: "", now=1000) is None
     assert age(5) == "just now" and age(3600) == "1 hour ago"
+
+
+# A turn that runs many tools compacts its own older steps (agent/loop.py); the chat keeps it.
+READ = ("read_file", {"path": "app.py"})
+
+
+def _steps_then(*after: object, before: tuple[str, ...] = ()) -> TinyWindow:
+    """Three reads, the third using 90 of the window's 100 tokens: the run compacts."""
+    provider = TinyWindow()
+    provider.enqueue(
+        *before,
+        Reply("", [READ], usage=Usage(10, 5)),
+        Reply("", [CHANGES[0]], usage=Usage(20, 5)),
+        Reply("", [READ], usage=Usage(90, 5)),
+        "SUMMARY",
+        *after,  # type: ignore[arg-type]
+    )
+    return provider
+
+
+async def test_a_chat_turn_compacts_its_own_steps_and_keeps_its_checkpoint(tmp_path: Path) -> None:
+    root = workspace(tmp_path)
+    provider = _steps_then(Reply("Changed it.", usage=Usage(30, 5)), Reply("ok", usage=Usage(9, 5)))
+    rig = Rig(tmp_path, root, provider)
+    said = await rig.run("say bonjour", "thanks")
+    # The turn's checkpoint is tied to no message: where it began was compacted away.
+    assert rig.chat.checkpoints is not None
+    assert [c.at for c in rig.chat.checkpoints.list] == [None]
+    said += await rig.run("/undo")
+    after = provider.requests[4].messages  # the step after the summary
+    assert after[1].content == SUMMARY_PREFIX + "SUMMARY" + REQUEST_MARK + "say bonjour"
+    assert [m.role for m in after[2:]] == ["assistant", "tool", "assistant", "tool"]
+    assert [m.content for m in provider.requests[5].messages if m.role == "user"][-1] == "thanks"
+    reloaded = rig.store.load(rig.chat.session.id)
+    assert conversation(reloaded.messages) == conversation(rig.agent.messages)
+    assert "not sent" not in said and "error" not in said
+    assert "print('hello')" in (root / "app.py").read_text()  # /undo put the edit back
+    spent = sum(usage.input_tokens for usage in rig.chat.spend.by_model.values())
+    assert spent == 10 + 20 + 90 + 10 + 30 + 9  # the summary's call (10) counts
+
+
+async def test_a_chat_turn_that_compacted_then_failed_is_kept(tmp_path: Path) -> None:
+    root = workspace(tmp_path)
+    # Three turns first: the compacted conversation is shorter than it was when the turn began.
+    provider = _steps_then(NetworkError("gone"), "next", before=("a", "b", "c"))
+    rig = Rig(tmp_path, root, provider)
+    said = await rig.run("one", "two", "three", "say bonjour", "and now?")
+    assert "error: gone" in said and "not sent" not in said and "back in the input" not in said
+    sent = provider.requests[-1].messages
+    assert [m.role for m in sent] == ["system", "user", *["assistant", "tool"] * 2, "user"]
+    assert sent[-1].content == "and now?"
+    assert "bonjour" in (root / "app.py").read_text()  # the turn ran: its edit stays
+
+
+async def test_a_chat_turn_that_compacted_then_no_longer_fits_is_not_asked_again(
+    tmp_path: Path,
+) -> None:
+    root = workspace(tmp_path)
+    too_long = ContextTooLong("too long", max=100, actual=120)
+    provider = _steps_then(too_long, "next")
+    rig = Rig(tmp_path, root, provider)
+    said = await rig.run("say bonjour", "and now?")
+    assert "too long" in said
+    assert [m.content for m in provider.requests[-1].messages if m.role == "user"][-1] == "and now?"
+    after_summary = [m.content for r in provider.requests[4:] for m in r.messages]
+    assert "say bonjour" not in after_summary  # not asked again after the summary

@@ -119,7 +119,7 @@ class Agent:
         temperature: float | None = None,
         stream: bool = True,
         assumed_context_window: int = compaction.ASSUMED_CONTEXT_WINDOW,
-        compact_steps: bool = False,
+        compact_steps: bool = True,
     ) -> None:
         self.provider = provider
         self.tools = {tool.name: tool for tool in tools}
@@ -135,9 +135,11 @@ class Agent:
         self.usage = Usage()
         self.last_input_tokens = 0  # the size of the context the model last saw
         self.assumed_context_window = assumed_context_window  # 0: none
-        # Compact a long run's older steps between two of them (complete; a chat compacts
-        # between turns, where its checkpoints stay in step).
+        # Compact the older steps of a long run (a `complete`, a chat turn that runs many
+        # tools) between two of them when the context window fills; a chat also compacts
+        # older turns between turns.
         self.compact_steps = compact_steps
+        self.compactions = 0  # how often runs compacted their steps (a chat's turn asks)
         self._without_images: dict[int, tuple[ChatMessage, ChatMessage]] = {}
 
     def add(self, message: ChatMessage, *, interrupted: bool = False) -> None:
@@ -205,6 +207,7 @@ class Agent:
         if done is None:
             return Usage()
         self.usage += done.usage
+        self.compactions += 1
         self.messages = done.messages
         self.last_input_tokens = compaction.estimate_tokens(self.messages)
         self.driver.emit(Compacted(done.summary, done.kept))

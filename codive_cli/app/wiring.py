@@ -50,7 +50,6 @@ class AgentOptions:
     max_tokens: int | None = None
     temperature: float | None = None
     stream: bool = True
-    compact_steps: bool = False  # summarise a long run's older steps (agent/loop.py)
 
 
 def open_provider(settings: Settings, endpoint: Endpoint) -> Provider:
@@ -121,7 +120,6 @@ def build_agent(provider: Provider, settings: Settings, options: AgentOptions, w
         temperature=options.temperature,
         stream=options.stream,
         assumed_context_window=settings.agent.assumed_context_window,
-        compact_steps=options.compact_steps,
     )
 
 

@@ -139,7 +139,7 @@ class Chat:
         if self.to_model:
             prompt = "\n\n".join([prompt, *self.to_model])
             self.to_model.clear()
-        start = len(self.session.messages)
+        start, compactions = len(self.session.messages), self.agent.compactions
         if self.checkpoints is not None:
             self.checkpoints.begin(start)
         task = asyncio.ensure_future(self._answer(prompt, images))
@@ -151,12 +151,30 @@ class Chat:
                 if stopping():  # codive itself is asked to stop (SIGTERM, SIGHUP)
                     raise
                 self.output.note("interrupted; the conversation is kept", fresh_line=True)
-            except ContextTooLong:
-                await self._retry_after_compaction(prompt, start, images)
             except CodiveError as error:
-                self.retake.not_sent(start, prompt, error)
+                await self._failed(error, prompt, start, images, compactions)
+        if self.agent.compactions != compactions and self.checkpoints is not None:
+            self.checkpoints.compacted()  # the turn's steps were compacted: indexes moved
         await self._end_checkpoint()
         self.session.sync()
+
+    async def _failed(
+        self,
+        error: CodiveError,
+        prompt: str,
+        start: int,
+        images: Sequence[Image],
+        compactions: int,
+    ) -> None:
+        """A turn failed: compact and ask again when it no longer fits; else the prompt goes
+        back to the input if the model never answered it. A turn whose own steps were
+        compacted has run: it is kept, and only the error is told."""
+        if self.agent.compactions != compactions:
+            self.error(error)
+        elif isinstance(error, ContextTooLong):
+            await self._retry_after_compaction(prompt, start, images)
+        else:
+            self.retake.not_sent(start, prompt, error)
 
     def _tool_starting(self, call: ToolCall) -> None:
         """Before the turn's first call that may change files runs, snapshot the workspace."""
