@@ -71,7 +71,7 @@ def program_keys(workspace: Path) -> list[str]:
     harmless (`section.key`), or ["<why>"] when the configuration cannot be read safely."""
     if all((workspace / part).exists() for part in ("HEAD", "objects", "refs")):
         return ["the workspace is itself a git dir"]  # git takes it as one: its config rules
-    gitdir = _git_dir(workspace)
+    gitdir = git_dir(workspace)
     if gitdir is None:
         return []
     found: list[str] = _hooks(gitdir) + _submodules(workspace, gitdir)
@@ -185,7 +185,7 @@ def _read(path: Path) -> str:
         return handle.read(1 << 20).decode("utf-8", errors="replace")
 
 
-def _git_dir(workspace: Path) -> Path | None:
+def git_dir(workspace: Path) -> Path | None:
     """The repository's git dir: `.git` in the workspace or an ancestor, or its `gitdir:`."""
     for folder in (workspace, *workspace.parents):
         dot_git = folder / ".git"

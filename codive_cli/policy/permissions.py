@@ -196,6 +196,8 @@ class Policy:
 
         if self.guard is None:
             return None
+        if full and not any(rule.covers_tool(_READING.name) for rule in self._deny):
+            return None  # full mode: only a rule on reading files stops a command here
         parts = shell.split_command(command) or []
         check = shell_paths.check_denied if full else shell_paths.check
         problem = check(parts, self.guard, self.denies_reading)

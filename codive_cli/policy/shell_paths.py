@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codive_cli.errors import ToolError
-from codive_cli.policy.git_config import program_keys
+from codive_cli.policy.git_config import git_dir, program_keys
 from codive_cli.policy.shell import SimpleCommand
 
 Problem = tuple[Literal["ask", "deny"], str]
@@ -45,12 +45,24 @@ def check(
 def check_denied(
     parts: list[SimpleCommand], guard: Any, denies_reading: Callable[[str], str]
 ) -> Problem | None:
-    """For full mode, where everything runs but what a deny rule forbids."""
+    """For full mode, where everything runs but what a deny rule forbids: the words as the
+    shell expands them, and the files a recursive read reaches."""
     for part in parts:
-        for path in [*_path_words(list(part.words[1:])), *part.input_files]:
+        if not part.words:
+            continue
+        words = _expanded(part, guard.root)
+        if isinstance(words, str):  # cannot be checked against the rules: not without asking
+            return "ask", words
+        for path in [*part.words[1:], *_path_words(words[1:]), *part.input_files]:
             denied = denies_reading(path)
             if denied:
                 return "deny", f"{path}: {denied}"
+        name = os.path.basename(part.words[0])
+        for folder in _recursive_folders(name, words[1:]):
+            hidden, follow = _hidden_too(name, words), _follows_links(words)
+            problem = _check_tree(folder, guard, denies_reading, False, hidden, follow)
+            if problem is not None:
+                return problem
     return None
 
 
@@ -64,6 +76,8 @@ def _check_part(
         return "ask", words
     name = os.path.basename(part.words[0])
     if name == "git":
+        if _compares_any_paths(words) and git_dir(guard.root) is None:
+            return "ask", "not in a git repository: git diff would read any two paths"
         keys = program_keys(guard.root)
         if keys:
             return "ask", (
@@ -81,6 +95,11 @@ def _check_part(
         if problem is not None:
             return problem
     return None
+
+
+def _compares_any_paths(words: list[str]) -> bool:
+    """`git diff A B` with two paths: outside a repository git reads it as `--no-index`."""
+    return words[1:2] == ["diff"] and sum(1 for w in words[2:] if not w.startswith("-")) >= 2
 
 
 def _expanded(part: SimpleCommand, root: Path) -> list[str] | str:
@@ -166,50 +185,67 @@ def _check_path(
 def _recursive_folders(name: str, args: list[str]) -> list[str]:
     """The folders a command may read every file under: rg always, grep when any option
     could mean recursion (`-r`, `-R`, `-d recurse`, `--dir=recurse`, `--recur`, ...). Every
-    operand counts (the pattern too: which word is which depends on options), and `.`."""
+    operand counts, the pattern too (which word is the pattern depends on options, and a
+    word that is not a folder costs nothing), and `.` when the command may name none."""
     if name == "grep" and not any(_recursive_grep_option(w) for w in args):
         return []
     if name not in ("grep", "rg"):
         return []
-    operands, ambiguous = _operands(args)
-    if ambiguous:  # an option's value may have been taken for an operand, or the other way
-        return [*operands, "."]
+    operands, ambiguous = _operands(args, _VALUE_OPTIONS[name], _VALUE_LONG[name])
     pattern_given = any(
         word in ("-e", "-f", "--regexp", "--file") or word.startswith(("--regexp=", "--file="))
         for word in args
     )
-    paths = operands if pattern_given else operands[1:]
-    return paths or ["."]
+    named = len(operands) if pattern_given else len(operands) - 1
+    return [*operands, "."] if ambiguous or named < 1 else operands
 
 
-# Options of grep and rg that take the next word as their value.
-_VALUE_OPTIONS = frozenset("ABCDdefgmMjtT")
-_VALUE_LONG = (
+# Options that take the next word as their value, per program. Only options that certainly
+# do: one taken for a value-taker would hide the operand after it from the walk (grep's -T
+# takes none, rg's does), while a value taken for an operand is only walked for nothing.
+_VALUE_OPTIONS = {"grep": frozenset("ABCDdefmX"), "rg": frozenset("ABCdEefgjMmrTt")}
+_COMMON_LONG = (
     "--max-count",
     "--after-context",
     "--before-context",
     "--context",
-    "--devices",
-    "--directories",
     "--regexp",
     "--file",
-    "--include",
-    "--exclude",
-    "--exclude-dir",
-    "--label",
-    "--binary-files",
-    "--glob",
-    "--iglob",
-    "--type",
-    "--type-not",
-    "--max-depth",
-    "--threads",
-    "--max-columns",
 )
+_VALUE_LONG = {
+    "grep": (
+        *_COMMON_LONG,
+        "--devices",
+        "--directories",
+        "--include",
+        "--exclude",
+        "--exclude-dir",
+        "--exclude-from",
+        "--label",
+        "--binary-files",
+    ),
+    "rg": (
+        *_COMMON_LONG,
+        "--glob",
+        "--iglob",
+        "--type",
+        "--type-not",
+        "--max-depth",
+        "--threads",
+        "--max-columns",
+        "--encoding",
+        "--replace",
+        "--ignore-file",
+    ),
+}
 
 
-def _operands(args: list[str]) -> tuple[list[str], bool]:
-    """The words that are not options or option values, and whether that split is unsure."""
+def _operands(
+    args: list[str], value_options: frozenset[str], value_long: tuple[str, ...]
+) -> tuple[list[str], bool]:
+    """The words that are not options or option values, and whether that split is unsure.
+    A long option takes the next word only when written out in full: `--t` may abbreviate
+    an option that takes none (grep reads it as `--text`)."""
     operands: list[str] = []
     skip = False
     for word in args:
@@ -219,13 +255,12 @@ def _operands(args: list[str]) -> tuple[list[str], bool]:
         if word == "--":
             return operands + args[args.index("--") + 1 :], False
         if word.startswith("--"):
-            if "=" not in word and any(name.startswith(word) for name in _VALUE_LONG):
-                skip = True  # `--max-count 5`; an unknown long option is a flag
+            skip = word in value_long  # `--max-count 5`; anything else is taken as a flag
             continue
         if word.startswith("-") and len(word) > 1:
             flags = word[1:]
             for index, flag in enumerate(flags):
-                if flag in _VALUE_OPTIONS:
+                if flag in value_options:
                     skip = index == len(flags) - 1  # the value is the next word
                     break
             else:
@@ -275,23 +310,28 @@ def _check_tree(
     hidden: bool,
     follow: bool = True,
 ) -> Problem | None:
+    """What reading every file under `folder` would meet. Without `check_secrets` (full
+    mode) only deny rules count, and a file one names is denied rather than asked about."""
     try:
         top = guard.resolve(folder)
-    except ToolError:
-        return None  # the path check has spoken
+    except ToolError:  # outside: the path check has spoken, but `..` holds the workspace
+        outside = Path(os.path.realpath(Path(guard.root) / os.path.expanduser(folder)))
+        if not Path(guard.root).is_relative_to(outside):
+            return None
+        top = Path(guard.root)
     if not top.is_dir():
         return None
+    if not hidden and any(_whitelists(f) for f in (top, *top.parents)):
+        hidden = True  # `!.env` in an ignore file: rg reads that hidden file after all
     seen = 0
     for current, folders, files in os.walk(top):
+        if not hidden and _whitelists(Path(current)):
+            return _check_tree(folder, guard, denies_reading, check_secrets, True, follow)
         folders[:] = [f for f in folders if f != ".git" and (hidden or not f.startswith("."))]
         for entry in (*folders, *files) if follow else ():
-            link = Path(current) / entry
-            if link.is_symlink():
-                try:
-                    guard.resolve(guard.relative(link))
-                except ToolError:
-                    shown = guard.relative(link)
-                    return "ask", f"it could follow {shown} out of the workspace"
+            problem = _check_link(Path(current) / entry, guard, denies_reading, check_secrets)
+            if problem is not None:
+                return problem
         for file in files:
             seen += 1
             if seen > MAX_SCAN:
@@ -301,7 +341,46 @@ def _check_tree(
             relative = guard.relative(Path(current) / file)
             denied = denies_reading(relative)
             if denied:
-                return "ask", f"it would read {relative}: {denied}"
+                return ("ask" if check_secrets else "deny"), f"it would read {relative}: {denied}"
             if check_secrets and guard.is_secret(Path(relative)):
                 return "ask", f"it would read {relative}, which may hold secrets"
     return None
+
+
+def _check_link(
+    link: Path, guard: Any, denies_reading: Callable[[str], str], check_secrets: bool
+) -> Problem | None:
+    """A symbolic link a recursive read follows: judged by where it leads, not its name."""
+    if not link.is_symlink():
+        return None
+    shown = guard.relative(link)
+    try:
+        target = guard.resolve(shown)
+    except ToolError:
+        if not check_secrets:
+            return None  # full mode: reading outside is allowed; deny rules name the inside
+        return "ask", f"it could follow {shown} out of the workspace"
+    denied = denies_reading(guard.relative(target))
+    if denied:
+        why = f"it would read {shown} (a link to {guard.relative(target)}): {denied}"
+        return ("ask" if check_secrets else "deny"), why
+    if check_secrets and guard.is_secret(target):
+        return "ask", f"it would read {shown}, a link to a file that may hold secrets"
+    return None
+
+
+_IGNORE_FILES = (".gitignore", ".ignore", ".rgignore", ".git/info/exclude")
+
+
+def _whitelists(folder: Path) -> bool:
+    """Whether an ignore file in `folder` has a `!` line, which can make rg read a hidden
+    file it would skip (rg searches hidden files an ignore file whitelists)."""
+    for name in _IGNORE_FILES:
+        try:
+            with open(folder / name, "rb") as handle:
+                text = handle.read(1 << 20)
+        except OSError:
+            continue
+        if any(line.lstrip().startswith(b"!") for line in text.splitlines()):
+            return True
+    return False

@@ -159,9 +159,11 @@ def _uniq(args: tuple[str, ...]) -> str | None:
 
 
 def _tree(args: tuple[str, ...]) -> str | None:
+    # tree reads a cluster letter by letter and takes option values from the next words, so
+    # `-Lo 1 x` is -L 1 and -o x: any `o` or `R` in a cluster counts, wherever it stands.
     for word in args:
-        flags = _short_flags(word, "LPIHTo")
-        if "o" in flags or "R" in flags or _long_option_is(word, ("output",)):
+        cluster = word[1:] if word.startswith("-") and not word.startswith("--") else ""
+        if set("oR") & set(cluster) or _long_option_is(word, ("output",)):
             return "tree -o / -R write files"
     return None
 
@@ -175,8 +177,11 @@ def _date(args: tuple[str, ...]) -> str | None:
 
 def _file(args: tuple[str, ...]) -> str | None:
     for word in args:
-        if "C" in _short_flags(word, "efFmP") or _long_option_is(word, ("compile",)):
+        flags = _short_flags(word, "efFmP")
+        if "C" in flags or _long_option_is(word, ("compile",)):
             return "file --compile writes"
+        if "f" in flags or _long_option_is(word, ("files-from",)):
+            return "file --files-from reads file names from data"
     return None
 
 
