@@ -4,8 +4,10 @@ The shell judge decides what asks; the sandbox bounds what anything that runs ca
 wrong judgement can no longer do harm. Per permission mode:
 
 - read-only: the whole file system read-only, a private empty /tmp, no network;
-- ask, accept-edits: the workspace writable, but its `.git` (and a worktree's git dir),
-  every `.gitattributes` and `codive.toml` in it, and codive's own folders read-only;
+- ask, accept-edits: the workspace writable, but the control files of every git dir in it
+  (and of a worktree's git dir), every `.gitattributes` and `codive.toml` in it, and codive's
+  own folders read-only; those of them the command created are removed after it
+  (protected.py);
 - full: no sandbox unless `[sandbox] full = true`.
 
 In every sandboxed mode: a new PID namespace (codive and every other process are invisible:
@@ -28,6 +30,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from codive_cli.policy.protected import Finder, Identity, created_note, snapshot, undo_creations
 
 # The person's secret folders and files outside the workspace, relative to home.
 SECRET_HOME_PATHS = (
@@ -77,6 +81,14 @@ class Rules:
     overlay_tmp: bool = True
 
 
+@dataclass(frozen=True)
+class Watch:
+    """One command to run: its argv, and the protected paths as they were before it."""
+
+    argv: list[str]
+    before: dict[Path, Identity | None]
+
+
 @dataclass
 class Sandbox:
     """Wraps commands for one workspace; `binary` is None where no sandbox can be set up."""
@@ -94,7 +106,7 @@ class Sandbox:
     # can run unsandboxed without asking before the probe has said yes.
     finder: Callable[[], tuple[Path | None, str]] | None = None
     on_missing: Callable[[str], None] | None = None  # told once why there is none
-    _found: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    _finder: Finder | None = field(default=None, repr=False, compare=False)
     _settling: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
@@ -114,27 +126,49 @@ class Sandbox:
     def applies(self, mode: str) -> bool:
         return mode != "full" or self.in_full_mode
 
-    def rules(self, mode: str) -> Rules:
+    def rules(self, mode: str, guarded: Sequence[Path] | None = None) -> Rules:
+        """What a command in `mode` may touch; `guarded`: the protected paths as found just
+        now (found here when not given)."""
         self._settle()
         hidden = (*_home_secrets(), *self.protected, *self.extra_hidden)
         visible = (self.root, *_environments())
         overlay = self.binary is not None and tmp_overlay_works(self.binary)
         if mode == "read-only":
             return Rules((), (), hidden, self.network, visible, overlay)
-        if "metadata" not in self._found:  # one walk a session: not one per command
-            self._found["metadata"] = tuple(_git_metadata(self.root))
-        read_only = (*self._found["metadata"], *self.protected)
+        read_only = (*(self.guarded() if guarded is None else guarded), *self.protected)
         writable = (self.root, *self.extra_writable)
         return Rules(writable, read_only, hidden, self.network, visible, overlay)
 
+    def guarded(self) -> list[Path]:
+        """Git's and codive's configuration in the workspace as it is now, existing or not."""
+        if self._finder is None:
+            self._finder = Finder(self.root)
+        return self._finder.paths()
+
     def wrap(self, argv: Sequence[str], mode: str) -> list[str]:
         """`argv` run inside the sandbox for `mode` (unchanged in full mode)."""
+        return self.start(argv, mode).argv
+
+    def start(self, argv: Sequence[str], mode: str, info_fd: int | None = None) -> Watch:
+        """`argv` wrapped for `mode`, with the protected paths as they are before it runs;
+        `info_fd` gets bubblewrap's JSON with the host pid of the sandbox's init."""
         if not self.applies(mode):
-            return list(argv)
+            return Watch(list(argv), {})
         self._settle()
         if self.binary is None:
             raise RuntimeError(f"no sandbox: {self.problem}")
-        return [str(self.binary), *bwrap_arguments(self.rules(mode), self.root), "--", *argv]
+        guarded = self.guarded() if mode != "read-only" else []
+        args = bwrap_arguments(self.rules(mode, guarded), self.root)
+        info = ["--info-fd", str(info_fd)] if info_fd is not None else []
+        return Watch([str(self.binary), *info, *args, "--", *argv], snapshot(guarded))
+
+    def settle(self, watch: Watch) -> str:
+        """Remove what the finished command created among the protected paths (all its
+        processes must be gone); a note for the tool result, empty when it created none."""
+        if not watch.before:
+            return ""
+        created, left = undo_creations(watch.before, self.guarded())
+        return created_note(created, left, self.root)
 
     def describe(self, mode: str) -> str:
         if not self.applies(mode):
@@ -176,10 +210,8 @@ def bwrap_arguments(rules: Rules, cwd: Path) -> list[str]:
     for path in rules.read_only:
         if not _inside_any(path, rules.writable):
             continue
-        if path.exists():
+        if path.exists():  # a missing one the command creates is removed after it
             args += ["--ro-bind", str(path), str(path)]
-        elif path.name in GIT_CONTROL_FOLDERS and path.parent.is_dir():
-            args += ["--tmpfs", str(path)]  # whatever is planted there vanishes
     for path in _with_link_targets(rules.hidden):
         if path.is_dir() and not path.is_symlink():
             args += ["--tmpfs", str(path)]
@@ -231,54 +263,6 @@ def _environments() -> list[Path]:
 def _home_secrets() -> list[Path]:
     home = Path.home()
     return [home / name for name in SECRET_HOME_PATHS]
-
-
-# The parts of a git dir that name programs or decide what git runs: kept read-only, so that
-# an approved `git commit` still writes objects, refs and the index, but nothing can plant a
-# hook or a driver for later.
-_GIT_CONTROL = ("config", "config.worktree", "hooks", "info", "commondir", "modules")
-GIT_CONTROL_FOLDERS = ("hooks", "info")  # made (empty, throw-away) when missing
-
-
-def _git_metadata(root: Path) -> list[Path]:
-    """The control parts of the git dir (and of a worktree's gitdir and common dir), the
-    `.git` file of a worktree, every `.gitattributes` and `codive.toml`."""
-    found: list[Path] = []
-    dot_git = root / ".git"
-    gitdirs = [dot_git] if dot_git.is_dir() else []
-    if dot_git.is_file():
-        found.append(dot_git)
-        try:
-            first = dot_git.read_text(encoding="utf-8", errors="replace").splitlines()[0]
-        except (OSError, IndexError):
-            first = ""
-        if first.startswith("gitdir:"):
-            target = Path(first[len("gitdir:") :].strip())
-            gitdirs.append(target if target.is_absolute() else root / target)
-    for gitdir in list(gitdirs):
-        try:
-            common = (gitdir / "commondir").read_text(encoding="utf-8").strip()
-        except OSError:
-            continue
-        gitdirs.append(Path(common) if Path(common).is_absolute() else gitdir / common)
-    found += [gitdir / part for gitdir in gitdirs for part in _GIT_CONTROL]
-    for name in (".gitattributes", "codive.toml"):
-        found += _find(root, name)
-    return found
-
-
-def _find(root: Path, name: str, limit: int = 20_000) -> list[Path]:
-    """Files called `name` under root (not under .git), within a bounded walk."""
-    found: list[Path] = []
-    seen = 0
-    for current, folders, files in os.walk(root):
-        folders[:] = [f for f in folders if f not in (".git", "node_modules", ".venv")]
-        seen += len(files) + len(folders)
-        if name in files:
-            found.append(Path(current) / name)
-        if seen > limit:
-            break
-    return found
 
 
 def _inside_any(path: Path, folders: Sequence[Path]) -> bool:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 from codive_cli.policy.credentials import scrubbed_environment
-from codive_cli.policy.sandbox import SANDBOX_DENIED_HINT, sandbox_denied
+from codive_cli.policy.sandbox import SANDBOX_DENIED_HINT, Sandbox, Watch, sandbox_denied
 from codive_cli.tools.base import (
     MAX_RESULT_CHARS,
     Tool,
@@ -98,29 +100,40 @@ class BashTool(Tool):
         timeout = _timeout(optional(arguments, "timeout", float))
         output = Output()
         context.progress = output  # the loop reads partial output if we are interrupted
-        argv = ["bash", "-c", command]
-        wrapped = _in_sandbox(argv, arguments, context)
-        async with _Shell(wrapped or argv, context.root, context.secrets) as shell:
-            pump = asyncio.ensure_future(shell.pump(output))
-            try:
-                code = await asyncio.wait_for(shell.process.wait(), timeout)
-            except TimeoutError:
-                await _kill_group(shell.process)
-                await _drain(pump)
-                return ToolResult(
-                    f"{output.text()}\n[killed after {timeout:g} s: the command did not finish]",
-                    is_error=True,
-                    metadata={"exit_code": None, "timed_out": True},
-                )
-            except BaseException:
-                await _kill_group(shell.process)  # interrupted: leave nothing running
-                pump.cancel()
-                raise
-            # The shell is done; what it left running in the background goes with it, or
-            # it would hold the output open (and the call) until the timeout.
-            stopped = await _stop_leftovers(shell.process.pid)
+        with _Guard(["bash", "-c", command], arguments, context) as guard:
+            result = await _execute(guard, context, output, timeout)
+        if guard.note:
+            result.content += f"\n[{guard.note}]"
+            result.metadata["protected_removed"] = True
+        return result
+
+
+async def _execute(
+    guard: _Guard, context: ToolContext, output: Output, seconds: float
+) -> ToolResult:
+    """Run the guarded command to its end (or its timeout), and what it left running too."""
+    async with _Shell(guard.argv, context.root, context.secrets, guard.pass_fds) as shell:
+        guard.started()
+        pump = asyncio.ensure_future(shell.pump(output))
+        try:
+            code = await asyncio.wait_for(shell.process.wait(), seconds)
+        except TimeoutError:
+            await _kill_group(shell.process)
             await _drain(pump)
-        return _finished(output.text(), code, stopped=stopped, sandboxed=wrapped is not None)
+            return ToolResult(
+                f"{output.text()}\n[killed after {seconds:g} s: the command did not finish]",
+                is_error=True,
+                metadata={"exit_code": None, "timed_out": True},
+            )
+        except BaseException:
+            await _kill_group(shell.process)  # interrupted: leave nothing running
+            pump.cancel()
+            raise
+        # The shell is done; what it left running in the background goes with it, or
+        # it would hold the output open (and the call) until the timeout.
+        stopped = await _stop_leftovers(shell.process.pid)
+        await _drain(pump)
+    return _finished(output.text(), code, stopped=stopped, sandboxed=guard.sandboxed)
 
 
 def _finished(text: str, code: int, *, stopped: bool, sandboxed: bool) -> ToolResult:
@@ -147,10 +160,17 @@ class _Shell:
     left the group still holds the write end.
     """
 
-    def __init__(self, argv: list[str], root: Path, secrets: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        root: Path,
+        secrets: tuple[str, ...] = (),
+        pass_fds: tuple[int, ...] = (),
+    ) -> None:
         self.argv = argv
         self.root = root
         self.secrets = secrets
+        self.pass_fds = pass_fds
         self.reader = asyncio.StreamReader()
         self.transport: asyncio.ReadTransport | None = None
 
@@ -165,6 +185,7 @@ class _Shell:
                 stderr=write_fd,
                 start_new_session=True,  # its own process group, so all of it can be stopped
                 env=environment(self.secrets),
+                pass_fds=self.pass_fds,
             )
         except BaseException:
             os.close(read_fd)
@@ -191,12 +212,10 @@ class _Shell:
             output.add(chunk)
 
 
-def _in_sandbox(
-    argv: list[str], arguments: dict[str, Any], context: ToolContext
-) -> list[str] | None:
-    """`argv` wrapped in the sandbox, or None when the call runs outside it. It runs inside
-    always, in a sandboxed mode, unless the person approved `unsandboxed` (the policy asks
-    for that every time)."""
+def _sandbox_for(arguments: dict[str, Any], context: ToolContext) -> Sandbox | None:
+    """The sandbox the call runs in, or None when it runs outside. It runs inside always, in
+    a sandboxed mode, unless the person approved `unsandboxed` (the policy asks for that
+    every time)."""
     sandbox, policy = context.sandbox, context.policy
     if sandbox is None or policy is None or not sandbox.applies(policy.mode):
         return None
@@ -205,7 +224,74 @@ def _in_sandbox(
     # With no sandbox to be had, the policy asked the person about every command.
     if not sandbox.available:
         return None
-    return sandbox.wrap(argv, policy.mode)
+    return sandbox
+
+
+class _Guard:
+    """One command in the sandbox (or outside it): the argv to start, the pipe on which
+    bubblewrap names the sandbox's init, and once the command and every process of its
+    sandbox are gone, what it created among the protected paths, removed (`note`)."""
+
+    def __init__(self, argv: list[str], arguments: dict[str, Any], context: ToolContext) -> None:
+        self.sandbox = _sandbox_for(arguments, context)
+        self.mode = context.policy.mode if context.policy is not None else "full"
+        self.argv = argv
+        self.pass_fds: tuple[int, ...] = ()
+        self.note = ""
+        self._watch: Watch | None = None
+        self._info = -1
+
+    @property
+    def sandboxed(self) -> bool:
+        return self._watch is not None
+
+    def __enter__(self) -> _Guard:
+        if self.sandbox is None:
+            return self
+        self._info, write = os.pipe()
+        self.pass_fds = (write,)
+        try:
+            self._watch = self.sandbox.start(self.argv, self.mode, info_fd=write)
+        except BaseException:
+            self.__exit__()
+            raise
+        self.argv = self._watch.argv
+        return self
+
+    def started(self) -> None:
+        """bubblewrap holds the pipe's write end now: ours goes, so a read sees its end."""
+        for fd in self.pass_fds:
+            os.close(fd)
+        self.pass_fds = ()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.started()
+        if self._info < 0:
+            return
+        try:
+            _wait_for_init(self._info)
+        finally:
+            os.close(self._info)
+        if self.sandbox is not None and self._watch is not None:
+            self.note = self.sandbox.settle(self._watch)
+
+
+def _wait_for_init(info: int, limit: float = 5.0) -> None:
+    """Wait until the sandbox's init (named on `info`) is gone: it goes last, after the
+    kernel killed every process of its PID namespace, so nothing there can still write."""
+    os.set_blocking(info, False)
+    try:
+        pid = json.loads(os.read(info, 65536) or b"{}").get("child-pid")
+    except (OSError, ValueError):
+        return  # bubblewrap never started
+    for _ in range(int(limit / 0.005)):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)
+        except OSError:
+            return
+        if fields[1].split()[0] in ("Z", "X") or not fields[0].endswith("(bwrap"):
+            return
+        time.sleep(0.005)
 
 
 def _timeout(value: float | None) -> float:
