@@ -1,18 +1,19 @@
 """Variants of the shell judge's rules found by attacking them (each was shown to work against
 the judge before its fix): option clusters of programs that do not use getopt, an option
 table shared by grep and rg, ignore files that whitelist hidden files for rg, file names read
-from data, git's implicit --no-index, deny rules in full mode, and links followed by a
-recursive read. docs/security.md lists the threats; tests/test_security_shell_reads.py the
-first forms.
+from data, git's implicit --no-index, deny rules in full mode, links followed by a recursive
+read, and git printing a tracked secret without naming it. docs/security.md lists the
+threats; tests/test_security_shell_reads.py the first forms.
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.test_security_shell_reads import decide, work  # noqa: F401 (the fixture)
+from tests.test_security_shell_reads import GIT_ENV, decide, work  # noqa: F401 (the fixture)
 
 GUARDED_MODES = ("read-only", "ask", "accept-edits")
 
@@ -170,3 +171,54 @@ def test_followed_links_are_judged_by_their_target(work: Path, command: str) -> 
     assert decide(work, "grep -r PASSWORD src") == "allow"  # -r does not follow links
     deny = ("read_file(config/**)",)
     assert decide(work, "grep -R x src", "full", deny) == "deny"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True, env=GIT_ENV)
+
+
+def _commit(root: Path, *paths: str) -> None:
+    _git(root, "add", "-f", *paths)
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "git show HEAD",
+        "git show",
+        "git log -p -1",
+        "git log -1p",
+        "git log --patch",
+        "git log -U3",
+        "git log --cc",
+        "git diff HEAD~0",
+        "git diff",
+        "git status -v",
+        "git status --verbose",
+    ],
+)
+def test_git_that_prints_a_tracked_secret_asks(work: Path, command: str) -> None:  # noqa: F811
+    (work / ".env").write_text("API_KEY=sk-secret\n")
+    _commit(work, "README.md", ".env")
+    for mode in GUARDED_MODES:
+        assert decide(work, command, mode) == "ask", mode
+    for quiet in ("git log --oneline", "git status", "git log --stat -3"):
+        assert decide(work, quiet) == "allow", quiet
+
+
+def test_a_secret_only_in_the_index_or_only_in_the_commit_counts(work: Path) -> None:  # noqa: F811
+    (work / "id_rsa").write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    _commit(work, "README.md")
+    assert decide(work, "git show HEAD") == "allow"  # nothing secret tracked
+    _git(work, "add", "-f", "id_rsa")  # staged only: `git diff --cached` would print it
+    assert decide(work, "git diff --cached") == "ask"
+    _commit(work, "id_rsa")
+    (work / ".git" / "index").unlink()  # gone from the index, still in HEAD
+    assert decide(work, "git show HEAD") == "ask"
+
+
+def test_git_that_cannot_list_what_it_tracks_asks(work: Path) -> None:  # noqa: F811
+    _commit(work, "README.md")
+    (work / ".git" / "index").write_bytes(b"DIRC garbage")  # git show HEAD works without it
+    assert decide(work, "git show HEAD") == "ask"

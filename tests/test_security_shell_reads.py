@@ -27,12 +27,14 @@ from tests.helpers import isolated_env
 from tests.scripted_server import ScriptedServer
 
 CODIVE = str(Path(sys.executable).parent / "codive")
+GIT_ENV = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
 
 
 @pytest.fixture
 def work(tmp_path: Path) -> Path:
     root = tmp_path / "work"
-    (root / ".git").mkdir(parents=True)
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True, env=GIT_ENV)
     (root / ".git" / "config").write_text(
         "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
         '[remote "origin"]\n\turl = https://example.invalid/x.git\n'

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 # section -> keys (lower case) that name no program and point nowhere else.
@@ -210,3 +212,69 @@ def _common_dir(gitdir: Path) -> Path | None:
         return None
     path = Path(text)
     return path if path.is_absolute() else gitdir / path
+
+
+_TRACKED: dict[tuple[object, ...], tuple[str, ...]] = {}
+
+
+def tracked_secrets(workspace: Path, is_secret: Callable[[Path], bool]) -> tuple[str, ...]:
+    """The files the index or the current commit holds whose names say they may hold
+    secrets (git prints them without naming them: `git show`, `git log -p`, `git diff`);
+    ("?",) when git cannot list them. Call it only once `program_keys` found nothing: it
+    runs git. Cached while the index and HEAD stay as they are."""
+    gitdir = git_dir(workspace)
+    if gitdir is None:
+        return ()
+    key = _state(gitdir)
+    if key not in _TRACKED:
+        names = _git_lines(workspace, "ls-files", "-z")
+        if names is not None and (gitdir / "HEAD").exists() and _has_commit(workspace):
+            committed = _git_lines(workspace, "ls-tree", "-r", "-z", "--name-only", "HEAD")
+            names = None if committed is None else [*names, *committed]
+        found = ("?",) if names is None else tuple(n for n in names if is_secret(Path(n)))
+        _TRACKED.clear()  # one repository at a time is plenty
+        _TRACKED[key] = found
+    return _TRACKED[key]
+
+
+def _state(gitdir: Path) -> tuple[object, ...]:
+    """What changes when the index or the commit HEAD names changes."""
+    stamps: list[object] = [str(gitdir)]
+    try:
+        head = _read(gitdir / "HEAD")
+    except OSError:
+        head = ""
+    ref = head[len("ref:") :].strip() if head.startswith("ref:") else ""
+    stamps.append(head)
+    for path in (gitdir / "index", gitdir / "packed-refs", gitdir / ref if ref else None):
+        try:
+            info = path.stat() if path is not None else None
+        except OSError:
+            info = None
+        stamps.append((info.st_mtime_ns, info.st_size, info.st_ino) if info else None)
+    return tuple(stamps)
+
+
+def _has_commit(workspace: Path) -> bool:
+    return _git_lines(workspace, "rev-parse", "-q", "--verify", "HEAD^{commit}") is not None
+
+
+def _git_lines(workspace: Path, *args: str) -> list[str] | None:
+    """git's output split on NULs (or lines); None when git fails."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "LC_ALL": "C",
+    }
+    command = ["git", "-c", "core.fsmonitor=false", *args]
+    try:
+        done = subprocess.run(
+            command, cwd=workspace, env=env, capture_output=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    text = done.stdout.decode("utf-8", "replace")
+    return [name for name in text.replace("\n", "\0").split("\0") if name]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codive_cli.errors import ToolError
-from codive_cli.policy.git_config import git_dir, program_keys
+from codive_cli.policy.git_config import git_dir, program_keys, tracked_secrets
 from codive_cli.policy.shell import SimpleCommand
 
 Problem = tuple[Literal["ask", "deny"], str]
@@ -85,6 +85,11 @@ def _check_part(
                 + ", ".join(keys[:4])
                 + ": git could run a program it names"
             )
+        if check_secrets and _prints_contents(words):
+            tracked = tracked_secrets(guard.root, guard.is_secret)
+            if tracked:
+                shown = "a file git cannot list" if tracked == ("?",) else tracked[0]
+                return "ask", f"the repository tracks {shown}, which may hold secrets"
     for path in [*_path_words(words[1:]), *part.input_files]:
         problem = _check_path(path, guard, denies_reading, check_secrets)
         if problem is not None:
@@ -95,6 +100,25 @@ def _check_part(
         if problem is not None:
             return problem
     return None
+
+
+def _prints_contents(words: list[str]) -> bool:
+    """Whether `git WORDS` may print what tracked files hold: show and diff do, log with a
+    patch option (`-p`, `-u`, `-U3`, `--patch`, `--cc`, `-c`, `--word-diff`, in a cluster
+    too) and `status -v`."""
+    sub, rest = words[1:2], words[2:]
+    if sub in (["show"], ["diff"]):
+        return True
+    clusters = [w[1:] for w in rest if w.startswith("-") and not w.startswith("--")]
+    longs = [w for w in rest if w.startswith("--")]
+    if sub == ["log"]:
+        return any(set("pucU") & set(c) for c in clusters) or any(
+            w.startswith(("--patch", "--unified", "--cc", "--word-diff", "--color-words"))
+            for w in longs
+        )
+    if sub == ["status"]:
+        return any("v" in c for c in clusters) or any(w.startswith("--verb") for w in longs)
+    return False
 
 
 def _compares_any_paths(words: list[str]) -> bool:
