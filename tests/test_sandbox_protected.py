@@ -1,5 +1,5 @@
 """The sandbox against commands that CREATE git's or codive's configuration where there was
-none (a mount only protects what exists): what they create is removed after them, the tool
+none (a mount only protects what exists): what they create is moved aside after them, the tool
 result says so, and the person's next `git status` runs nothing.
 
 Like tests/test_sandbox.py, each command runs through the bash tool with the judge out of the
@@ -49,7 +49,9 @@ def test_the_red_team_commondir_attack_is_undone(
     )
     result = run(repo, command, mode, sandbox_for(repo, bwrap))
     assert not (repo / ".git" / "commondir").exists()
-    assert "codive removed .git/commondir" in result.content
+    assert "codive moved .git/commondir" in result.content
+    aside = list((repo / ".git").glob("commondir.codive-removed-*"))  # inert, and nothing lost
+    assert [p.read_text() for p in aside] == ["../evil\n"]
     assert "commands may not create git's or codive's configuration" in result.content
     assert result.metadata["protected_removed"]
     git_status_runs_nothing(repo, marker)
@@ -79,7 +81,7 @@ def test_created_protected_paths_are_removed(repo: Path, bwrap: Path, target: st
     command = f"mkdir -p $(dirname {target}) && echo 'gitdir: ../evil' > {target} && echo made"
     result = run(repo, command, "accept-edits", sandbox_for(repo, bwrap))
     assert "made" in result.content and not (repo / target).exists(), result.content
-    assert "codive removed" in result.content
+    assert "codive moved" in result.content
 
 
 def test_links_and_folders_are_removed_without_following(
@@ -113,7 +115,7 @@ def test_a_file_created_after_an_earlier_command_is_still_protected(
     assert (repo / "codive.toml").read_text() == "[agent]\n"
     assert (repo / "new" / ".gitattributes").read_text() == "*.md text\n"
     result = run(repo, "echo '* filter=x' > .gitattributes", "ask", sandbox)
-    assert not (repo / ".gitattributes").exists() and "removed .gitattributes" in result.content
+    assert not (repo / ".gitattributes").exists() and "moved .gitattributes aside" in result.content
 
 
 def test_background_writers_die_with_the_command(repo: Path, bwrap: Path) -> None:  # noqa: F811
@@ -130,7 +132,7 @@ def test_a_moved_folder_keeps_its_gitattributes(repo: Path, bwrap: Path) -> None
     (repo / "a").mkdir()
     (repo / "a" / ".gitattributes").write_text("*.md text\n")
     result = run(repo, "mv a b && echo moved", "accept-edits", sandbox_for(repo, bwrap))
-    assert "moved" in result.content and "codive removed" not in result.content
+    assert "moved" in result.content and "codive moved" not in result.content
     assert (repo / "b" / ".gitattributes").read_text() == "*.md text\n"
 
 
@@ -164,7 +166,7 @@ def test_git_still_works_in_the_sandbox(tmp_path: Path, bwrap: Path, mode: str) 
     )
     result = run(work, command, mode, sandbox_for(work, bwrap))
     assert "ALL-OK" in result.content, result.content
-    assert "removed .git/config" in result.content  # git init's own: a command may not make it
+    assert "moved .git/config" in result.content  # git init's own: a command may not make it
     log = subprocess.run(
         ["git", "-C", str(work), "log", "--oneline"], capture_output=True, text=True
     )
@@ -175,7 +177,7 @@ def test_git_still_works_in_the_sandbox(tmp_path: Path, bwrap: Path, mode: str) 
         mode,
         sandbox_for(work, bwrap),
     )
-    assert "OK" in again.content and "codive removed" not in again.content, again.content
+    assert "OK" in again.content and "codive moved" not in again.content, again.content
 
 
 def test_the_look_lists_again_only_what_changed(

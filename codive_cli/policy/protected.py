@@ -1,6 +1,7 @@
 """Git's and codive's configuration in the workspace, which no sandboxed command may change or
 create: found afresh before each command (what exists is bound read-only) and again after it
-(what the command created is removed).
+(what the command created is moved aside, renamed beside itself to a name neither git nor
+codive reads, so nothing is lost if it was the person's: `.gitattributes.codive-removed-…`).
 
 A mount can only go over a path that exists, and a placeholder to mount over would be a stray
 file in the person's tree, so a missing path is guarded by looking after the command instead.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import stat
 import time
@@ -26,9 +28,10 @@ SKIPPED = ("node_modules", ".venv")
 FOLDER_LIMIT = 50_000  # folders walked a look; deeper ones go unguarded (docs/security.md)
 SETTLED_NS = 2_000_000_000  # a listing younger than this may miss a change in the same tick
 CREATED_NOTE = (
-    "codive removed {names}, which the command created: commands may not create git's or "
-    "codive's configuration"
+    "codive moved {names} aside (renamed beside it to NAME.codive-removed-…), which the "
+    "command created: commands may not create git's or codive's configuration"
 )
+ASIDE = ".codive-removed-"  # the suffix of a path moved aside, before a random tag
 
 Identity = tuple[int, int, int]  # device, inode, file type
 
@@ -159,15 +162,26 @@ def undo_creations(
         if now is None or now in known:
             continue
         created.append(path)
-        if stat.S_ISDIR(now[2]):
-            _open_up(path)
-            shutil.rmtree(path, ignore_errors=True)  # never follows a link, at any depth
-        else:
-            with contextlib.suppress(OSError):
-                path.unlink()
+        _move_aside(path, now)
         if identity(path) is not None:
             left.append(path)
     return created, left
+
+
+def _move_aside(path: Path, now: Identity) -> None:
+    """Rename `path` beside itself (the same folder: atomic, the link itself if it is one);
+    where that fails, remove it, never following a link."""
+    try:
+        os.rename(path, path.with_name(f"{path.name}{ASIDE}{secrets.token_hex(4)}"))
+        return
+    except OSError:
+        pass
+    if stat.S_ISDIR(now[2]):
+        _open_up(path)
+        shutil.rmtree(path, ignore_errors=True)  # never follows a link, at any depth
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _open_up(folder: Path) -> None:
@@ -187,7 +201,7 @@ def created_note(created: list[Path], left: list[Path], root: Path) -> str:
     """What the tool result says about what a command created among the protected paths."""
     note = CREATED_NOTE.format(names=_names(created, root)) if created else ""
     if left:
-        note += f"\n[codive could NOT remove {_names(left, root)}: remove it before using git here]"
+        note += f"\n[codive could NOT move {_names(left, root)}: remove it before using git here]"
     return note
 
 
