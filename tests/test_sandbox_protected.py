@@ -194,3 +194,24 @@ def test_the_look_lists_again_only_what_changed(
     time.sleep(0.05)
     (root / "d7" / ".gitattributes").write_text("* text\n")  # moves d7's ctime on
     assert root / "d7" / ".gitattributes" in finder.paths()
+
+
+@pytest.mark.parametrize("link", [".gitattributes", "codive.toml", "sub/codive.toml"])
+def test_a_dangling_protected_link_cannot_be_given_a_target(
+    repo: Path,
+    bwrap: Path,  # noqa: F811
+    link: str,
+) -> None:
+    """A repository ships `.gitattributes -> attrs.txt` with no attrs.txt: no mount covers a
+    missing target, so a command could write it and change what git reads, link untouched."""
+    (repo / link).parent.mkdir(parents=True, exist_ok=True)
+    (repo / link).symlink_to("../attrs.txt" if "/" in link else "attrs.txt")
+    result = run(
+        repo, "echo '* filter=x' > attrs.txt; echo done", "accept-edits", sandbox_for(repo, bwrap)
+    )
+    assert "done" in result.content and "codive moved attrs.txt aside" in result.content
+    assert not (repo / "attrs.txt").exists() and (repo / link).is_symlink()
+    (repo / "attrs.txt").write_text("*.md text\n")  # the person gives it one: read-only now
+    result = run(repo, "echo '* filter=x' >> attrs.txt", "accept-edits", sandbox_for(repo, bwrap))
+    assert "Read-only file system" in result.content
+    assert (repo / "attrs.txt").read_text() == "*.md text\n"

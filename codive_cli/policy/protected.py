@@ -65,7 +65,8 @@ class Finder:
             if listing.found:
                 found += [Path(folder, name) for name in listing.found]
             pending += [os.path.join(folder, name) for name in listing.folders]
-        return _with_git_control(list(dict.fromkeys(found)))
+        paths = _with_git_control(list(dict.fromkeys(found)))
+        return [*paths, *_link_targets(paths, self.root)]
 
     def _list(self, folder: str) -> _Listing | None:
         try:
@@ -110,6 +111,20 @@ def _with_git_control(found: list[Path]) -> list[Path]:
         for gitdir in list(gitdirs):
             gitdirs += _pointed_to(gitdir / "commondir", prefix="")
         out += [gitdir / part for gitdir in gitdirs for part in GIT_CONTROL]
+    return out
+
+
+def _link_targets(paths: list[Path], root: Path) -> list[Path]:
+    """Where protected paths that are links lead, inside the workspace: guarded as well. A
+    dangling link's target does not exist yet, so no mount covers it, and a command could
+    otherwise create it without touching the link."""
+    top = Path(os.path.realpath(root))
+    out: list[Path] = []
+    for path in paths:
+        if os.path.islink(path):
+            target = Path(os.path.realpath(path))
+            if target.is_relative_to(top) and target not in paths and target not in out:
+                out.append(target)
     return out
 
 
