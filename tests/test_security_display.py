@@ -118,3 +118,17 @@ def test_a_long_command_is_summarised_next_to_the_question() -> None:
 def test_blank_looking_characters_in_a_command_are_made_visible() -> None:
     assert visible("a\u2003b\u3164c d", strict=True) == "a\\u2003b\\u3164c d"
     assert visible("Bonjour\u00a0: ça va ?") == "Bonjour\u00a0: ça va ?"  # prose keeps them
+
+
+def test_a_piped_reporter_writes_no_control_code_and_no_markup(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """On a pipe the reporter writes plain lines without Rich: they are made visible too."""
+    reporter = Reporter(None)
+    reporter.warn("server said \x1b]0;pwned\x07 [red]hi[/red]\r\x1b[2K done")
+    call = ToolCall("c1", "bash", {"command": "echo \x1b[31m[/]"})
+    reporter.tool(call, ToolResult("\x1b[2Jboom", is_error=True))
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\r" not in err and "\x07" not in err
+    assert "[red]hi[/red]" in err and "\\x1b]0;pwned\\x07" in err  # shown, not obeyed
+    assert "tool bash(echo \\x1b[31m[/]): error: \\x1b[2Jboom" in err

@@ -57,12 +57,9 @@ def check_denied(
             denied = denies_reading(path)
             if denied:
                 return "deny", f"{path}: {denied}"
-        name = os.path.basename(part.words[0])
-        for folder in _recursive_folders(name, words[1:]):
-            hidden, follow = _hidden_too(name, words), _follows_links(words)
-            problem = _check_tree(folder, guard, denies_reading, False, hidden, follow)
-            if problem is not None:
-                return problem
+        problem = _check_recursive(words, guard, denies_reading, check_secrets=False)
+        if problem is not None:
+            return problem
     return None
 
 
@@ -94,8 +91,16 @@ def _check_part(
         problem = _check_path(path, guard, denies_reading, check_secrets)
         if problem is not None:
             return problem
+    return _check_recursive(words, guard, denies_reading, check_secrets)
+
+
+def _check_recursive(
+    words: list[str], guard: Any, denies_reading: Callable[[str], str], check_secrets: bool
+) -> Problem | None:
+    """What the folders a recursive read (`grep -r`, `rg`) walks would meet."""
+    name = os.path.basename(words[0])
+    hidden, follow = _hidden_too(name, words), _follows_links(words)
     for folder in _recursive_folders(name, words[1:]):
-        hidden, follow = _hidden_too(name, words), _follows_links(words)
         problem = _check_tree(folder, guard, denies_reading, check_secrets, hidden, follow)
         if problem is not None:
             return problem
